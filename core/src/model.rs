@@ -1,0 +1,161 @@
+//! The networks. [`Baseline`] is the tutorial's CNN, layer for layer.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid, softmax};
+
+/// The classifier on top of the features.
+#[derive(Config, Debug, PartialEq, Copy)]
+pub enum Head {
+    /// The tutorial's single sigmoid output for two classes (binary cross-entropy).
+    Sigmoid,
+    /// Softmax over this many classes (cross-entropy).
+    Softmax(usize),
+}
+
+impl Head {
+    /// The head for `classes` classes: the tutorial's sigmoid when `sigmoid` and there are two.
+    pub fn for_classes(classes: usize, sigmoid: bool) -> Self {
+        if sigmoid && classes == 2 { Head::Sigmoid } else { Head::Softmax(classes) }
+    }
+
+    /// Number of network outputs.
+    pub fn outputs(&self) -> usize {
+        match self {
+            Head::Sigmoid => 1,
+            Head::Softmax(n) => *n,
+        }
+    }
+
+    /// Number of classes the head tells apart.
+    pub fn classes(&self) -> usize {
+        match self {
+            Head::Sigmoid => 2,
+            Head::Softmax(n) => *n,
+        }
+    }
+}
+
+/// Keras "same" padding for a 2×2 kernel: 0 before, 1 after (top, left, bottom, right).
+pub const KERAS_SAME_2X2: PaddingConfig2d = PaddingConfig2d::Explicit(0, 0, 1, 1);
+
+/// Configuration of the tutorial CNN.
+#[derive(Config, Debug, PartialEq)]
+pub struct BaselineConfig {
+    pub head: Head,
+    /// Side S of the square input.
+    #[config(default = 75)]
+    pub image_size: usize,
+    #[config(default = 0.25)]
+    pub dropout: f64,
+}
+
+impl BaselineConfig {
+    /// Side of the feature map after the second pooling: S → S/2 → S/2 − 1 → (S/2 − 1)/2.
+    pub fn feature_side(&self) -> usize {
+        (self.image_size / 2 - 1) / 2
+    }
+
+    /// Builds the network with fresh weights.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Baseline<B> {
+        let side = self.feature_side();
+        Baseline {
+            conv1: Conv2dConfig::new([3, 32], [2, 2]).with_padding(KERAS_SAME_2X2).init(device),
+            conv2: Conv2dConfig::new([32, 64], [2, 2]).with_padding(PaddingConfig2d::Valid).init(device),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            dense: LinearConfig::new(64 * side * side, 64).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: LinearConfig::new(64, self.head.outputs()).init(device),
+        }
+    }
+}
+
+/// The tutorial CNN: Conv 2×2×32 same → ReLU → MaxPool 2 → Conv 2×2×64 valid → ReLU → MaxPool 2
+/// → Flatten → Dense 64 → ReLU → Dropout → head.
+#[derive(Module, Debug)]
+pub struct Baseline<B: Backend> {
+    conv1: Conv2d<B>,
+    conv2: Conv2d<B>,
+    pool: MaxPool2d,
+    dense: Linear<B>,
+    dropout: Dropout,
+    head: Linear<B>,
+}
+
+impl<B: Backend> Baseline<B> {
+    /// Images `[batch, 3, S, S]` → logits `[batch, outputs]`.
+    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = self.pool.forward(relu(self.conv1.forward(images)));
+        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x = x.flatten::<2>(1, 3);
+        let x = self.dropout.forward(relu(self.dense.forward(x)));
+        self.head.forward(x)
+    }
+}
+
+/// Logits `[batch, outputs]` → class probabilities `[batch, classes]`. One output means the
+/// tutorial's sigmoid: `[1 − p, p]` with class 1 the positive one, as Keras' binary labels.
+pub fn probabilities<B: Backend>(logits: Tensor<B, 2>) -> Tensor<B, 2> {
+    if logits.dims()[1] == 1 {
+        let p = sigmoid(logits);
+        Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
+    } else {
+        softmax(logits, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+
+    type B = NdArray;
+
+    #[test]
+    fn sigmoid_head_at_75_has_the_keras_parameter_count() {
+        let model = BaselineConfig::new(Head::Sigmoid).init::<B>(&Default::default());
+        assert_eq!(model.num_params(), 1_335_905);
+    }
+
+    #[test]
+    fn softmax_head_outputs_one_logit_per_class_at_any_size() {
+        let device = Default::default();
+        for (size, classes) in [(75, 3), (32, 10), (64, 4)] {
+            let config = BaselineConfig::new(Head::Softmax(classes)).with_image_size(size);
+            let model = config.init::<B>(&device);
+            let logits = model.forward(Tensor::zeros([2, 3, size, size], &device));
+            assert_eq!(logits.dims(), [2, classes]);
+            let side = config.feature_side();
+            assert_eq!(model.num_params(), 416 + 8256 + (64 * side * side * 64 + 64) + (64 * classes + classes));
+        }
+    }
+
+    #[test]
+    fn same_padding_pads_after_like_keras() {
+        // A 2×2 kernel of ones over a 2×2 image: Keras "same" sees only the bottom-right padding,
+        // so output (0,0) sums all four pixels and (1,1) sees only pixel (1,1).
+        let device = Default::default();
+        let conv = Conv2dConfig::new([1, 1], [2, 2])
+            .with_padding(KERAS_SAME_2X2)
+            .with_bias(false)
+            .with_initializer(burn::nn::Initializer::Ones)
+            .init::<B>(&device);
+        let image = Tensor::<B, 1>::from_floats([1.0, 2.0, 3.0, 4.0], &device).reshape([1, 1, 2, 2]);
+        let out: Vec<f32> = conv.forward(image).into_data().to_vec().unwrap();
+        assert_eq!(out, vec![10.0, 6.0, 7.0, 4.0]);
+    }
+
+    #[test]
+    fn probabilities_sum_to_one_for_both_heads() {
+        let device = Default::default();
+        let binary = probabilities(Tensor::<B, 2>::from_floats([[0.0], [2.0]], &device));
+        let v: Vec<f32> = binary.into_data().to_vec().unwrap();
+        assert!((v[0] - 0.5).abs() < 1e-6 && (v[3] - 0.880797).abs() < 1e-5);
+        assert!((v[2] + v[3] - 1.0).abs() < 1e-6);
+        let multi = probabilities(Tensor::<B, 2>::from_floats([[1.0, 2.0, 3.0]], &device));
+        let v: Vec<f32> = multi.into_data().to_vec().unwrap();
+        assert!((v.iter().sum::<f32>() - 1.0).abs() < 1e-6 && v[2] > v[1]);
+    }
+}
