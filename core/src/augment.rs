@@ -173,11 +173,14 @@ pub fn zoom_range(z: f64) -> [f64; 2] {
 
 type Matrix = [[f64; 3]; 3];
 
+/// Matrix product accumulated with fused multiply-adds in `k` order, as NumPy's BLAS kernel
+/// (OpenBLAS on x86-64) computes it. Plain sums differ by an ulp, which flips pixels that land
+/// exactly on the image border between "inside" and "fill".
 fn matmul(a: &Matrix, b: &Matrix) -> Matrix {
     let mut out = [[0.0; 3]; 3];
     for (i, row) in out.iter_mut().enumerate() {
         for (j, cell) in row.iter_mut().enumerate() {
-            *cell = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+            *cell = (0..3).fold(0.0f64, |acc, k| a[i][k].mul_add(b[k][j], acc));
         }
     }
     out
@@ -204,8 +207,9 @@ fn affine_matrix(p: &TransformParams, height: usize, width: usize) -> Option<Mat
         push([[p.zx, 0.0, 0.0], [0.0, p.zy, 0.0], [0.0, 0.0, 1.0]]);
     }
     let m = m?;
-    // transform_matrix_offset_center
-    let (or, oc) = (height as f64 / 2.0 - 0.5, width as f64 / 2.0 - 0.5);
+    // transform_matrix_offset_center. keras-preprocessing 1.1.2 uses size/2 + 0.5, half a pixel
+    // off the true centre (size/2 − 0.5); faithful means keeping that quirk.
+    let (or, oc) = (height as f64 / 2.0 + 0.5, width as f64 / 2.0 + 0.5);
     let offset = [[1.0, 0.0, or], [0.0, 1.0, oc], [0.0, 0.0, 1.0]];
     let reset = [[1.0, 0.0, -or], [0.0, 1.0, -oc], [0.0, 0.0, 1.0]];
     Some(matmul(&matmul(&offset, &m), &reset))
