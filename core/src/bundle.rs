@@ -20,7 +20,7 @@ use burn::record::{BinBytesRecorder, FullPrecisionSettings, HalfPrecisionSetting
 use serde::{Deserialize, Serialize};
 
 use crate::classes::ClassList;
-use crate::model::{Baseline, BaselineConfig, BaselineRecord};
+use crate::model::{BaselineConfig, Network, NetworkRecord};
 use crate::preprocess::PreprocessConfig;
 
 pub const MAGIC: &[u8; 8] = b"VLINDER\x01";
@@ -68,33 +68,6 @@ impl Architecture {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Network<B> {
         match self {
             Architecture::Baseline { config } => Network::Baseline(config.init(device)),
-        }
-    }
-}
-
-/// A network of any supported architecture.
-#[derive(Debug, Clone)]
-pub enum Network<B: Backend> {
-    Baseline(Baseline<B>),
-}
-
-impl<B: Backend> Network<B> {
-    /// Normalised images `[batch, 3, S, S]` → logits `[batch, outputs]`.
-    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        match self {
-            Network::Baseline(m) => m.forward(images),
-        }
-    }
-
-    pub fn num_params(&self) -> usize {
-        match self {
-            Network::Baseline(m) => m.num_params(),
-        }
-    }
-
-    fn param_shapes(&self) -> Vec<Vec<usize>> {
-        match self {
-            Network::Baseline(m) => param_shapes(m),
         }
     }
 }
@@ -174,9 +147,7 @@ pub struct Bundle {
 impl Bundle {
     /// Records `network`'s weights in `header.precision`. The header must describe the network.
     pub fn from_network<B: Backend>(header: BundleHeader, network: Network<B>) -> Result<Self, BundleError> {
-        let record = match network {
-            Network::Baseline(m) => encode_record(header.precision, m.into_record())?,
-        };
+        let record = encode_record(header.precision, network.into_record())?;
         Ok(Self { header, record })
     }
 
@@ -231,14 +202,17 @@ impl Bundle {
     /// architecture in the header.
     pub fn load_network<B: Backend>(&self, device: &B::Device) -> Result<Network<B>, BundleError> {
         let fresh = self.header.architecture.init::<B>(device);
-        let expected = fresh.param_shapes();
-        let loaded = match fresh {
-            Network::Baseline(m) => {
-                let record: BaselineRecord<B> = decode_record(self.header.precision, &self.record, device)?;
-                Network::Baseline(m.load_record(record))
-            }
-        };
-        let found = loaded.param_shapes();
+        let expected = param_shapes(&fresh);
+        let record: NetworkRecord<B> = decode_record(self.header.precision, &self.record, device)?;
+        // burn panics when a record of one variant is loaded into another: check first.
+        if !matches!((&fresh, &record), (Network::Baseline(_), NetworkRecord::Baseline(_))) {
+            return Err(BundleError::WrongArchitecture(format!(
+                "the weights are not those of a {} network",
+                self.header.architecture.name()
+            )));
+        }
+        let loaded = fresh.load_record(record);
+        let found = param_shapes(&loaded);
         if found != expected {
             return Err(BundleError::WrongArchitecture(format!(
                 "expected tensors of shapes {expected:?}, found {found:?}"

@@ -4,9 +4,9 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{Bundle, BundleError, BundleHeader, Network};
+use crate::bundle::{Bundle, BundleError, BundleHeader};
 use crate::image::FloatImage;
-use crate::model::probabilities;
+use crate::model::{Network, probabilities};
 use crate::preprocess::{DecodeLimits, ImageError};
 
 /// How sure the answer is, by the bundle's thresholds.

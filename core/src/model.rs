@@ -95,6 +95,21 @@ impl<B: Backend> Baseline<B> {
     }
 }
 
+/// A network of any supported architecture; the bundle records it whole.
+#[derive(Module, Debug)]
+pub enum Network<B: Backend> {
+    Baseline(Baseline<B>),
+}
+
+impl<B: Backend> Network<B> {
+    /// Normalised images `[batch, 3, S, S]` → logits `[batch, outputs]`.
+    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        match self {
+            Network::Baseline(m) => m.forward(images),
+        }
+    }
+}
+
 /// Logits `[batch, outputs]` → class probabilities `[batch, classes]`. One output means the
 /// tutorial's sigmoid: `[1 − p, p]` with class 1 the positive one, as Keras' binary labels.
 pub fn probabilities<B: Backend>(logits: Tensor<B, 2>) -> Tensor<B, 2> {
