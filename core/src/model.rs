@@ -1,7 +1,6 @@
 //! The networks. [`Baseline`] is the tutorial's CNN, layer for layer.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid, softmax};
@@ -64,7 +63,6 @@ impl BaselineConfig {
         Baseline {
             conv1: Conv2dConfig::new([3, 32], [2, 2]).with_padding(KERAS_SAME_2X2).init(device),
             conv2: Conv2dConfig::new([32, 64], [2, 2]).with_padding(PaddingConfig2d::Valid).init(device),
-            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             dense: LinearConfig::new(64 * side * side, 64).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(64, self.head.outputs()).init(device),
@@ -78,7 +76,6 @@ impl BaselineConfig {
 pub struct Baseline<B: Backend> {
     conv1: Conv2d<B>,
     conv2: Conv2d<B>,
-    pool: MaxPool2d,
     dense: Linear<B>,
     dropout: Dropout,
     head: Linear<B>,
@@ -87,12 +84,56 @@ pub struct Baseline<B: Backend> {
 impl<B: Backend> Baseline<B> {
     /// Images `[batch, 3, S, S]` → logits `[batch, outputs]`.
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let x = self.pool.forward(relu(self.conv1.forward(images)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        // Keras "same" for 2×2: one row and column of zeros after.
+        let padded = images.pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0));
+        let x = max_pool2x2(relu(conv2x2(&self.conv1, padded)));
+        let x = max_pool2x2(relu(conv2x2(&self.conv2, x)));
         let x = x.flatten::<2>(1, 3);
         let x = self.dropout.forward(relu(self.dense.forward(x)));
         self.head.forward(x)
     }
+}
+
+/// A 2×2, stride-1, unpadded convolution as im2col + one matrix product. Same weights and result
+/// as `conv.forward` without padding, but its gradient is a matrix product too: burn-ndarray's own
+/// convolution backward pass (a transposed convolution with per-element indexing) made training
+/// ~50× slower than Keras.
+///
+/// `x [batch, C, H, W]` → `[batch, O, H − 1, W − 1]`.
+fn conv2x2<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [batch, channels, height, width] = x.dims();
+    let (oh, ow) = (height - 1, width - 1);
+    // The four shifted views, in the weight's (kh, kw) order: [batch, C, 4, oh, ow].
+    let taps: Vec<Tensor<B, 4>> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+        .into_iter()
+        .map(|(dy, dx)| x.clone().slice(s![.., .., dy..dy + oh, dx..dx + ow]))
+        .collect();
+    let patches = Tensor::stack::<5>(taps, 2) // [batch, C, 4, oh, ow]
+        .permute([0, 3, 4, 1, 2]) // [batch, oh, ow, C, 4]
+        .reshape([batch * oh * ow, channels * 4]);
+    let weight = conv.weight.val(); // [O, C, 2, 2]
+    let out_channels = weight.dims()[0];
+    let mut y = patches.matmul(weight.reshape([out_channels, channels * 4]).transpose()); // [batch·oh·ow, O]
+    if let Some(bias) = &conv.bias {
+        y = y + bias.val().unsqueeze::<2>();
+    }
+    y.reshape([batch, oh, ow, out_channels]).permute([0, 3, 1, 2])
+}
+
+/// 2×2 max pooling with stride 2 (an odd last row or column is dropped, as in Keras and
+/// `MaxPool2d`), as three element-wise maxima of the four phases of a reshaped view: burn-ndarray's
+/// pooling walks every element through dynamic-rank indexing, forward and backward.
+///
+/// `x [batch, C, H, W]` → `[batch, C, H / 2, W / 2]`.
+fn max_pool2x2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [batch, channels, height, width] = x.dims();
+    let (oh, ow) = (height / 2, width / 2);
+    let x = if height % 2 == 1 || width % 2 == 1 { x.slice(s![.., .., 0..oh * 2, 0..ow * 2]) } else { x };
+    let x = x.reshape([batch, channels, oh, 2, ow, 2]);
+    let phase = |dy: usize, dx: usize| x.clone().slice(s![.., .., .., dy..dy + 1, .., dx..dx + 1]);
+    let top = phase(0, 0).max_pair(phase(0, 1));
+    let bottom = phase(1, 0).max_pair(phase(1, 1));
+    top.max_pair(bottom).reshape([batch, channels, oh, ow])
 }
 
 /// A network of any supported architecture; the bundle records it whole.
@@ -125,6 +166,7 @@ pub fn probabilities<B: Backend>(logits: Tensor<B, 2>) -> Tensor<B, 2> {
 mod tests {
     use super::*;
     use burn::backend::NdArray;
+    use burn::nn::pool::MaxPool2dConfig;
 
     type B = NdArray;
 
@@ -160,6 +202,49 @@ mod tests {
         let image = Tensor::<B, 1>::from_floats([1.0, 2.0, 3.0, 4.0], &device).reshape([1, 1, 2, 2]);
         let out: Vec<f32> = conv.forward(image).into_data().to_vec().unwrap();
         assert_eq!(out, vec![10.0, 6.0, 7.0, 4.0]);
+    }
+
+    #[test]
+    fn im2col_convolution_equals_burns_convolution() {
+        let device = Default::default();
+        let conv = Conv2dConfig::new([3, 5], [2, 2]).init::<B>(&device);
+        let x = Tensor::<B, 4>::random([2, 3, 7, 6], burn::tensor::Distribution::Default, &device);
+        let expected: Vec<f32> = conv.forward(x.clone()).into_data().to_vec().unwrap();
+        let got: Vec<f32> = conv2x2(&conv, x).into_data().to_vec().unwrap();
+        assert_eq!(got.len(), expected.len());
+        for (a, b) in got.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn padded_im2col_equals_keras_same_convolution() {
+        // The model pads one zero row and column after, then convolves unpadded: that must equal
+        // burn's Conv2d with KERAS_SAME_2X2 padding, for any channel counts and sizes.
+        let device = Default::default();
+        for (cin, cout, size) in [(3, 32, 8), (32, 64, 5), (1, 4, 3)] {
+            let conv = Conv2dConfig::new([cin, cout], [2, 2]).with_padding(KERAS_SAME_2X2).init::<B>(&device);
+            let x = Tensor::<B, 4>::random([2, cin, size, size], burn::tensor::Distribution::Default, &device);
+            let reference = conv.forward(x.clone());
+            let ours = conv2x2(&conv, x.pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0)));
+            assert_eq!(ours.dims(), [2, cout, size, size]);
+            let diff: f32 = (ours - reference).abs().max().into_scalar();
+            assert!(diff < 1e-5, "{cin}→{cout} at {size}: {diff}");
+        }
+    }
+
+    #[test]
+    fn reshaped_max_pool_equals_burns_max_pool() {
+        let device = Default::default();
+        let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        for (h, w) in [(8, 8), (7, 9), (75, 75)] {
+            let x = Tensor::<B, 4>::random([2, 3, h, w], burn::tensor::Distribution::Default, &device);
+            let reference = pool.forward(x.clone());
+            let ours = max_pool2x2(x);
+            assert_eq!(ours.dims(), reference.dims());
+            let diff: f32 = (ours - reference).abs().max().into_scalar();
+            assert_eq!(diff, 0.0, "{h}×{w}");
+        }
     }
 
     #[test]

@@ -1,0 +1,449 @@
+//! `vlinder`: fetch labelled butterfly photos, split, augment, train, evaluate, predict, export.
+
+mod dataset;
+mod evaluate;
+mod export;
+mod fsutil;
+mod metrics;
+mod output;
+mod plot;
+mod predict;
+mod preview;
+mod split;
+mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use burn::backend::{Autodiff, NdArray};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vlinder_core::augment::{AugmentConfig, FillMode};
+use vlinder_core::bundle::Thresholds;
+use vlinder_core::{Classifier, Precision, PreprocessConfig, ResizeMode};
+
+use crate::output::Output;
+use crate::train::{HeadChoice, OptimizerChoice, RunControl, TrainSettings};
+
+#[derive(Parser)]
+#[command(name = "vlinder", version, about = "Train and use classifiers for look-alike butterflies (meadow brown, gatekeeper, small heath)")]
+struct Cli {
+    /// No progress bars or notes: results and errors only.
+    #[arg(long, global = true)]
+    quiet: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Split(SplitArgs),
+    Augment(AugmentArgs),
+    Train(TrainArgs),
+    Evaluate(EvaluateArgs),
+    Predict(PredictArgs),
+    Export(ExportArgs),
+    Inspect(InspectArgs),
+}
+
+/// Split a class-per-folder data set into train/ and validation/, stratified and reproducible.
+#[derive(Args)]
+#[command(after_help = "Example:\n  vlinder split photos/ data/ --validation 0.2 --seed 42")]
+struct SplitArgs {
+    /// Folder with one sub-folder of images per class.
+    src: PathBuf,
+    /// New folder to create train/<class> and validation/<class> in.
+    out: PathBuf,
+    /// Fraction of each class held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    validation: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Copy files instead of hard-linking them.
+    #[arg(long)]
+    copy: bool,
+    /// Split even when a class has fewer than 5 images.
+    #[arg(long)]
+    force: bool,
+}
+
+/// The augmentation knobs of Keras' ImageDataGenerator; defaults are the tutorial's.
+#[derive(Args, Clone)]
+struct AugmentFlags {
+    /// Rotation range in degrees.
+    #[arg(long, default_value_t = 40.0)]
+    rotation: f64,
+    /// Horizontal shift: fraction of the width when < 1, else pixels.
+    #[arg(long, default_value_t = 0.2)]
+    width_shift: f64,
+    /// Vertical shift: fraction of the height when < 1, else pixels.
+    #[arg(long, default_value_t = 0.2)]
+    height_shift: f64,
+    /// Shear range in degrees (Keras' unit; the tutorial's 0.2 is 0.2°).
+    #[arg(long, default_value_t = 0.2)]
+    shear: f64,
+    /// Zoom range z: factors drawn from [1 − z, 1 + z] per axis.
+    #[arg(long, default_value_t = 0.2)]
+    zoom: f64,
+    /// Flip horizontally half of the time.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    horizontal_flip: bool,
+    /// Flip vertically half of the time.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    vertical_flip: bool,
+    #[arg(long, value_enum, default_value_t = Fill::Nearest)]
+    fill_mode: Fill,
+    /// Fill value for --fill-mode constant, 0–255.
+    #[arg(long, default_value_t = 0.0)]
+    cval: f32,
+    /// Turn augmentation off altogether.
+    #[arg(long)]
+    no_augment: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Fill {
+    Nearest,
+    Constant,
+    Reflect,
+    Wrap,
+}
+
+impl AugmentFlags {
+    fn config(&self) -> AugmentConfig {
+        if self.no_augment {
+            return AugmentConfig::default();
+        }
+        AugmentConfig {
+            rotation_range: self.rotation,
+            width_shift_range: self.width_shift,
+            height_shift_range: self.height_shift,
+            shear_range: self.shear,
+            zoom_range: vlinder_core::augment::zoom_range(self.zoom),
+            horizontal_flip: self.horizontal_flip,
+            vertical_flip: self.vertical_flip,
+            fill_mode: match self.fill_mode {
+                Fill::Nearest => FillMode::Nearest,
+                Fill::Constant => FillMode::Constant,
+                Fill::Reflect => FillMode::Reflect,
+                Fill::Wrap => FillMode::Wrap,
+            },
+            cval: self.cval,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Resize {
+    /// Centre square crop, smooth filter (default).
+    CenterCrop,
+    /// The tutorial: stretch to a square, nearest neighbour.
+    Stretch,
+}
+
+impl From<Resize> for ResizeMode {
+    fn from(r: Resize) -> Self {
+        match r {
+            Resize::CenterCrop => ResizeMode::CenterCrop,
+            Resize::Stretch => ResizeMode::Stretch,
+        }
+    }
+}
+
+/// Write N augmented versions of a photo and a contact sheet (the tutorial's example_transformations).
+#[derive(Args)]
+#[command(after_help = "Example:\n  vlinder augment meadow_brown.jpg --out previews/ --count 8 --rotation 40")]
+struct AugmentArgs {
+    image: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 8)]
+    count: usize,
+    #[arg(long, default_value_t = 75)]
+    image_size: usize,
+    #[arg(long, value_enum, default_value_t = Resize::CenterCrop)]
+    resize: Resize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[command(flatten)]
+    augment: AugmentFlags,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum BackendChoice {
+    /// CPU (burn-ndarray).
+    Ndarray,
+    /// GPU through wgpu (build with --features wgpu).
+    Wgpu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrecisionChoice {
+    F32,
+    F16,
+}
+
+impl From<PrecisionChoice> for Precision {
+    fn from(p: PrecisionChoice) -> Self {
+        match p {
+            PrecisionChoice::F32 => Precision::F32,
+            PrecisionChoice::F16 => Precision::F16,
+        }
+    }
+}
+
+/// Train a classifier on a class-per-folder data set.
+#[derive(Args)]
+#[command(after_help = "DATA holds train/<class>/ and validation/<class>/ (see `vlinder split`), or just <class>/ folders\n\
+split with --validation.\n\nExample:\n  vlinder train data/ --out runs/leeds --epochs 50 --optimizer rmsprop --seed 42")]
+struct TrainArgs {
+    data: PathBuf,
+    /// Run directory: metrics.csv, curves.svg, confusion.txt, checkpoint, best.vlinder, model.vlinder.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value = "baseline")]
+    arch: String,
+    #[arg(long, default_value_t = 75)]
+    image_size: usize,
+    #[arg(long, value_enum, default_value_t = Resize::CenterCrop)]
+    resize: Resize,
+    #[arg(long, value_enum, default_value_t = HeadChoice::Softmax)]
+    head: HeadChoice,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 50)]
+    epochs: usize,
+    #[arg(long, value_enum, default_value_t = OptimizerChoice::Rmsprop)]
+    optimizer: OptimizerChoice,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 0.25)]
+    dropout: f64,
+    #[command(flatten)]
+    augment: AugmentFlags,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Ndarray)]
+    backend: BackendChoice,
+    /// Threads for decoding and augmenting images.
+    #[arg(long, default_value_t = default_workers())]
+    workers: usize,
+    /// Validation fraction when DATA has no train/ and validation/ folders.
+    #[arg(long, default_value_t = 0.2)]
+    validation: f64,
+    /// Stop after this many epochs without a better validation accuracy.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// K-fold cross-validation over all images instead of one run.
+    #[arg(long)]
+    folds: Option<usize>,
+    /// Precision of the exported model.vlinder.
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::F32)]
+    precision: PrecisionChoice,
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Accuracy, balanced accuracy, per-class precision/recall/F1, confusion matrix and wrong images.
+#[derive(Args)]
+#[command(after_help = "Example:\n  vlinder evaluate --model model.vlinder data/validation --map other=*")]
+struct EvaluateArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// Folder with one sub-folder per class.
+    data: PathBuf,
+    /// Map a data folder to a model class: CLASS=FOLDER, or CLASS=* for every unknown folder.
+    #[arg(long = "map")]
+    maps: Vec<String>,
+    #[arg(long, default_value_t = default_workers())]
+    workers: usize,
+}
+
+/// Top-k species per photo; flags photos whose claimed species the model confidently disputes.
+#[derive(Args)]
+#[command(after_help = "Examples:\n  vlinder predict --model model.vlinder IMG_0412.jpg IMG_0413.jpg\n  \
+vlinder predict --model model.vlinder --expect gatekeeper submission/*.jpg --csv\n  \
+vlinder predict --model model.vlinder --claims submissions.csv --json   # CSV rows: file,claimed_label")]
+struct PredictArgs {
+    #[arg(long)]
+    model: PathBuf,
+    images: Vec<PathBuf>,
+    #[arg(long, default_value_t = 3)]
+    top: usize,
+    /// Write CSV instead of a table.
+    #[arg(long, conflicts_with = "json")]
+    csv: bool,
+    /// The species the volunteer reported, for every image.
+    #[arg(long, conflicts_with = "claims")]
+    expect: Option<String>,
+    /// CSV of file,claimed_label; its files are classified too.
+    #[arg(long)]
+    claims: Option<PathBuf>,
+}
+
+/// Re-encode a run's best epoch (or a bundle) as a standalone model file.
+#[derive(Args)]
+#[command(after_help = "Example:\n  vlinder export runs/leeds --out www/model/model.vlinder --precision f16")]
+struct ExportArgs {
+    /// Run directory (its best.vlinder) or a bundle file.
+    source: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::F32)]
+    precision: PrecisionChoice,
+    /// Probability at or above which the answer is "likely".
+    #[arg(long, requires = "possible")]
+    likely: Option<f32>,
+    /// Probability at or above which the answer is "possible" (below: "not sure").
+    #[arg(long, requires = "likely")]
+    possible: Option<f32>,
+}
+
+/// Show what a model bundle holds.
+#[derive(Args)]
+#[command(after_help = "Example:\n  vlinder inspect www/model/model.vlinder")]
+struct InspectArgs {
+    bundle: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output { quiet: cli.quiet, json: cli.json };
+    match run(cli.command, &out) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, out: &Output) -> Result<ExitCode> {
+    match command {
+        Command::Split(a) => {
+            let opts = split::SplitOptions { validation: a.validation, seed: a.seed, copy: a.copy, force: a.force };
+            let report = split::run(&a.src, &a.out, &opts, out)?;
+            out.result(&report, || report.render());
+        }
+        Command::Augment(a) => {
+            let mut preprocess = PreprocessConfig::baseline(a.image_size);
+            preprocess.resize = a.resize.into();
+            let report = preview::run(&a.image, &a.out, a.count, &preprocess, &a.augment.config(), a.seed)?;
+            out.result(&report, || format!("wrote {} previews and {}\n", report.previews.len(), report.contact_sheet.display()));
+        }
+        Command::Train(a) => train_command(a, out)?,
+        Command::Evaluate(a) => {
+            let classifier = load_classifier(&a.model)?;
+            let report = evaluate::run(&classifier, &a.data, &a.maps, a.workers, out)?;
+            out.result(&report, || report.render());
+        }
+        Command::Predict(a) => {
+            let classifier = load_classifier(&a.model)?;
+            let claims = a.claims.as_deref().map(predict::read_claims).transpose()?.unwrap_or_default();
+            let mut images = a.images.clone();
+            let mut claimed: Vec<_> = claims.keys().filter(|k| !images.contains(k)).cloned().collect();
+            claimed.sort();
+            images.extend(claimed);
+            if images.is_empty() {
+                bail!("no images given");
+            }
+            let expect = a.expect.clone();
+            let claim_for = |p: &std::path::Path| claims.get(p).cloned().or_else(|| expect.clone());
+            let results = predict::run(&classifier, &images, a.top.max(1), &claim_for)?;
+            if a.csv {
+                print!("{}", predict::render_csv(&results, a.top.max(1))?);
+            } else {
+                out.result(&results, || predict::render_table(&results));
+            }
+            if results.iter().any(|r| r.error.is_some()) {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Export(a) => {
+            let thresholds = a.likely.zip(a.possible).map(|(likely, possible)| Thresholds { likely, possible });
+            let info = export::export(&a.source, &a.out, a.precision.into(), thresholds)?;
+            out.result(&info, || info.render());
+        }
+        Command::Inspect(a) => {
+            let info = export::inspect(&a.bundle)?;
+            out.result(&info, || info.render());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_classifier(path: &std::path::Path) -> Result<Classifier<NdArray>> {
+    let bundle = export::read_bundle(path)?;
+    Ok(Classifier::from_bundle(&bundle, &Default::default())?)
+}
+
+fn train_command(a: TrainArgs, out: &Output) -> Result<()> {
+    let settings = TrainSettings {
+        arch: a.arch.clone(),
+        image_size: a.image_size,
+        resize: a.resize.into(),
+        head: a.head,
+        batch_size: a.batch_size,
+        optimizer: a.optimizer,
+        lr: a.lr,
+        dropout: a.dropout,
+        augment: a.augment.config(),
+        seed: a.seed,
+        validation: a.validation,
+    };
+    let control = RunControl { epochs: a.epochs, patience: a.patience, resume: a.resume, workers: a.workers.max(1), precision: a.precision.into() };
+    match a.backend {
+        BackendChoice::Ndarray => train_on::<Autodiff<NdArray>>(&a, &settings, &control, &Default::default(), out),
+        BackendChoice::Wgpu => {
+            #[cfg(feature = "wgpu")]
+            {
+                train_on::<Autodiff<burn::backend::Wgpu>>(&a, &settings, &control, &Default::default(), out)
+            }
+            #[cfg(not(feature = "wgpu"))]
+            bail!("this vlinder was built without GPU support; rebuild with `cargo build --release -p vlinder-trainer --features wgpu`")
+        }
+    }
+}
+
+fn train_on<B: burn::tensor::backend::AutodiffBackend>(
+    a: &TrainArgs,
+    settings: &TrainSettings,
+    control: &RunControl,
+    device: &B::Device,
+    out: &Output,
+) -> Result<()> {
+    let prepared = train::prepare(&a.data, settings, control.workers, out)?;
+    out.note(format!(
+        "{} classes, {} training and {} validation images",
+        prepared.classes.len(),
+        prepared.train.images.len(),
+        prepared.validation.images.len()
+    ));
+    if let Some(k) = a.folds {
+        let summary = train::run_folds::<B>(&prepared, k, settings, control, &a.out, device, out)?;
+        out.result(&summary, || {
+            format!(
+                "{k}-fold accuracy {:.3} ± {:.3}, balanced {:.3} ± {:.3}\n",
+                summary.mean_accuracy, summary.std_accuracy, summary.mean_balanced_accuracy, summary.std_balanced_accuracy
+            )
+        });
+    } else {
+        let summary = train::run::<B>(&prepared, settings, control, &a.out, device, out)?;
+        out.result(&summary, || {
+            let best = summary.best.as_ref().unwrap();
+            format!(
+                "best epoch {} of {}: validation accuracy {:.3} (balanced {:.3}); model written to {}\n",
+                best.epoch, summary.epochs_run, best.val_accuracy, best.val_balanced_accuracy, summary.bundle.display()
+            )
+        });
+    }
+    Ok(())
+}
