@@ -108,16 +108,17 @@ fn conv2x2<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
         .into_iter()
         .map(|(dy, dx)| x.clone().slice(s![.., .., dy..dy + oh, dx..dx + ow]))
         .collect();
-    let patches = Tensor::stack::<5>(taps, 2) // [batch, C, 4, oh, ow]
-        .permute([0, 3, 4, 1, 2]) // [batch, oh, ow, C, 4]
-        .reshape([batch * oh * ow, channels * 4]);
+    // [batch, C, 4, oh, ow] is contiguous, so this reshape is free: no permutes, which
+    // burn-ndarray materialises element by element.
+    let patches = Tensor::stack::<5>(taps, 2).reshape([batch, channels * 4, oh * ow]);
     let weight = conv.weight.val(); // [O, C, 2, 2]
     let out_channels = weight.dims()[0];
-    let mut y = patches.matmul(weight.reshape([out_channels, channels * 4]).transpose()); // [batch·oh·ow, O]
+    let weight = weight.reshape([1, out_channels, channels * 4]);
+    let mut y = weight.matmul(patches); // [batch, O, oh·ow], the weight broadcast over the batch
     if let Some(bias) = &conv.bias {
-        y = y + bias.val().unsqueeze::<2>();
+        y = y + bias.val().reshape([1, out_channels, 1]);
     }
-    y.reshape([batch, oh, ow, out_channels]).permute([0, 3, 1, 2])
+    y.reshape([batch, out_channels, oh, ow])
 }
 
 /// 2×2 max pooling with stride 2 (an odd last row or column is dropped, as in Keras and
