@@ -27,7 +27,7 @@ use crate::output::Output;
 use crate::train::{HeadChoice, OptimizerChoice, RunControl, TrainSettings};
 
 #[derive(Parser)]
-#[command(name = "vlinder", version, about = "Train and use classifiers for look-alike butterflies (meadow brown, gatekeeper, small heath)")]
+#[command(name = "vlinder", version, args_override_self = true, about = "Train and use classifiers for look-alike butterflies (meadow brown, gatekeeper, small heath)")]
 struct Cli {
     /// No progress bars or notes: results and errors only.
     #[arg(long, global = true)]
@@ -242,7 +242,7 @@ impl From<PrecisionChoice> for Precision {
 
 /// Train a classifier on a class-per-folder data set.
 #[derive(Args)]
-#[command(after_help = "DATA holds train/<class>/ and validation/<class>/ (see `vlinder split`), or just <class>/ folders\n\
+#[command(args_override_self = true, after_help = "DATA holds train/<class>/ and validation/<class>/ (see `vlinder split`), or just <class>/ folders\n\
 split with --validation.\n\nExample:\n  vlinder train data/ --out runs/leeds --epochs 50 --optimizer rmsprop --seed 42")]
 struct TrainArgs {
     data: PathBuf,
