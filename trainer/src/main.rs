@@ -49,6 +49,7 @@ enum Command {
     Predict(PredictArgs),
     Export(ExportArgs),
     Inspect(InspectArgs),
+    Bench(BenchArgs),
 }
 
 /// Download labelled photos into DIR/<class>/ with an attribution row each (resumable).
@@ -352,6 +353,22 @@ struct ExportArgs {
     possible: Option<f32>,
 }
 
+/// Measure training throughput (images/s) of the baseline, with and without augmentation.
+#[derive(Args)]
+#[command(after_help = "Example:\n  cargo run --release -p vlinder-trainer -- bench --backend ndarray --steps 20")]
+struct BenchArgs {
+    #[arg(long, value_enum, default_value_t = BackendChoice::Ndarray)]
+    backend: BackendChoice,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 75)]
+    image_size: usize,
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    #[arg(long, default_value_t = default_workers())]
+    workers: usize,
+}
+
 /// Show what a model bundle holds.
 #[derive(Args)]
 #[command(after_help = "Example:\n  vlinder inspect www/model/model.vlinder")]
@@ -448,6 +465,28 @@ fn run(command: Command, out: &Output) -> Result<ExitCode> {
             let thresholds = a.likely.zip(a.possible).map(|(likely, possible)| Thresholds { likely, possible });
             let info = export::export(&a.source, &a.out, a.precision.into(), thresholds)?;
             out.result(&info, || info.render());
+        }
+        Command::Bench(a) => {
+            let results: Vec<train::Throughput> = [false, true]
+                .into_iter()
+                .map(|augment| match a.backend {
+                    BackendChoice::Ndarray => Ok(train::throughput::<Autodiff<NdArray>>(a.image_size, a.batch_size, a.steps, augment, a.workers, &Default::default())),
+                    BackendChoice::Wgpu => {
+                        #[cfg(feature = "wgpu")]
+                        {
+                            Ok(train::throughput::<Autodiff<burn::backend::Wgpu>>(a.image_size, a.batch_size, a.steps, augment, a.workers, &Default::default()))
+                        }
+                        #[cfg(not(feature = "wgpu"))]
+                        Err(anyhow::anyhow!("built without --features wgpu"))
+                    }
+                })
+                .collect::<Result<_>>()?;
+            out.result(&results, || {
+                results
+                    .iter()
+                    .map(|r| format!("batch {} at {}×{}, augmentation {}: {:.0} images/s\n", r.batch_size, r.image_size, r.image_size, if r.augmentation { "on" } else { "off" }, r.images_per_second))
+                    .collect()
+            });
         }
         Command::Inspect(a) => {
             let info = export::inspect(&a.bundle)?;

@@ -23,6 +23,7 @@ impl Confusion {
         Self { matrix: vec![vec![0; classes]; classes] }
     }
 
+    #[cfg(test)]
     pub fn from_pairs(classes: usize, pairs: impl IntoIterator<Item = (usize, usize)>) -> Self {
         let mut c = Self::new(classes);
         for (truth, predicted) in pairs {
@@ -74,14 +75,15 @@ impl Confusion {
 
     /// A plain-text table, rows = truth, columns = prediction.
     pub fn render(&self, names: &[&str]) -> String {
-        let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(6);
+        let labels: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{i} {n}")).collect();
+        let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(4).max(7);
         let mut s = format!("{:>width$} │", "truth ↓");
         for (j, _) in names.iter().enumerate() {
             s += &format!(" {j:>5}");
         }
         s += "\n";
         for (i, row) in self.matrix.iter().enumerate() {
-            s += &format!("{:>width$} │", format!("{i} {}", names[i]));
+            s += &format!("{:>width$} │", labels[i]);
             for v in row {
                 s += &format!(" {v:>5}");
             }

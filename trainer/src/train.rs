@@ -559,3 +559,59 @@ pub fn run_folds<B: AutodiffBackend>(
     write_atomic(&run_dir.join("folds.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     Ok(summary)
 }
+
+/// Training throughput in images per second: `steps` optimiser steps of `batch_size` synthetic
+/// S×S images after two warm-up steps, with or without the tutorial's augmentation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Throughput {
+    pub augmentation: bool,
+    pub batch_size: usize,
+    pub image_size: usize,
+    pub steps: usize,
+    pub images_per_second: f64,
+}
+
+pub fn throughput<B: AutodiffBackend>(image_size: usize, batch_size: usize, steps: usize, augment: bool, workers: usize, device: &B::Device) -> Throughput {
+    let settings = TrainSettings {
+        arch: "baseline".into(),
+        image_size,
+        resize: ResizeMode::CenterCrop,
+        head: HeadChoice::Softmax,
+        batch_size,
+        optimizer: OptimizerChoice::Rmsprop,
+        lr: 1e-3,
+        dropout: 0.25,
+        augment: if augment { AugmentConfig::tutorial() } else { AugmentConfig::default() },
+        seed: 1,
+        validation: 0.0,
+    };
+    let preprocess = settings.preprocess();
+    let mut model: Network<B> = settings.architecture(3).expect("valid settings").init(device);
+    let mut optim = RmsPropConfig::new().with_alpha(0.9).with_momentum(0.0).with_epsilon(1e-7).init();
+    let images: Vec<FloatImage> = (0..batch_size)
+        .map(|i| {
+            let data = (0..image_size * image_size * 3).map(|j| ((i * 31 + j * 7) % 256) as f32).collect();
+            FloatImage::from_hwc(image_size, image_size, data).unwrap()
+        })
+        .collect();
+    let refs: Vec<&FloatImage> = images.iter().collect();
+    let labels: Vec<usize> = (0..batch_size).map(|i| i % 3).collect();
+    let indices: Vec<usize> = (0..batch_size).collect();
+    let mut started = Instant::now();
+    for step in 0..steps + 2 {
+        if step == 2 {
+            started = Instant::now();
+        }
+        let x = dataset::batch::<B>(&refs, Some((&settings.augment, step as u64)), &indices, &preprocess, workers, device);
+        let (loss, _) = loss_and_predictions(model.forward(x), &labels, device);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(settings.lr, model, grads);
+    }
+    Throughput {
+        augmentation: augment,
+        batch_size,
+        image_size,
+        steps,
+        images_per_second: (steps * batch_size) as f64 / started.elapsed().as_secs_f64(),
+    }
+}
