@@ -191,16 +191,35 @@ pub fn run<B: AutodiffBackend>(
     out: &Output,
 ) -> Result<RunSummary> {
     match settings.optimizer {
-        OptimizerChoice::Rmsprop => {
-            let optim = RmsPropConfig::new().with_alpha(0.9).with_momentum(0.0).with_epsilon(1e-7).init();
-            fit::<B, _>(prepared, settings, control, run_dir, device, out, optim)
-        }
+        OptimizerChoice::Rmsprop => fit::<B, _>(prepared, settings, control, run_dir, device, out, keras_rmsprop().init()),
         OptimizerChoice::Adam => {
             let optim = AdamConfig::new().with_epsilon(1e-7).init();
             fit::<B, _>(prepared, settings, control, run_dir, device, out, optim)
         }
         OptimizerChoice::Sgd => fit::<B, _>(prepared, settings, control, run_dir, device, out, SgdConfig::new().init()),
     }
+}
+
+/// RMSprop with Keras' defaults (rho 0.9, no momentum, epsilon 1e-7), the tutorial's optimiser.
+fn keras_rmsprop() -> RmsPropConfig {
+    RmsPropConfig::new().with_alpha(0.9).with_momentum(0.0).with_epsilon(1e-7)
+}
+
+/// One optimiser step on a batch: returns the updated model, the batch's summed loss and the
+/// number of correct predictions.
+fn train_step<B: AutodiffBackend, O: Optimizer<Network<B>, B>>(
+    model: Network<B>,
+    optim: &mut O,
+    lr: f64,
+    images: Tensor<B, 4>,
+    labels: &[usize],
+    device: &B::Device,
+) -> (Network<B>, f64, usize) {
+    let (loss, predicted) = loss_and_predictions(model.forward(images), labels, device);
+    let loss_sum = loss.clone().into_scalar().elem::<f64>() * labels.len() as f64;
+    let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    (optim.step(lr, model, grads), loss_sum, correct)
 }
 
 const CHECKPOINT: &str = "checkpoint.bin";
@@ -298,12 +317,10 @@ fn fit<B: AutodiffBackend, O: Optimizer<Network<B>, B>>(
             let images: Vec<&FloatImage> = chunk.iter().map(|&i| &train.images[i]).collect();
             let labels: Vec<usize> = chunk.iter().map(|&i| train.labels[i]).collect();
             let x = dataset::batch::<B>(&images, Some((&settings.augment, epoch_seed)), chunk, &preprocess, control.workers, device);
-            let logits = model.forward(x);
-            let (loss, predicted) = loss_and_predictions(logits, &labels, device);
-            loss_sum += loss.clone().into_scalar().elem::<f64>() * chunk.len() as f64;
-            correct += predicted.iter().zip(&labels).filter(|(p, l)| p == l).count();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(settings.lr, model, grads);
+            let (updated, batch_loss, batch_correct) = train_step(model, &mut optim, settings.lr, x, &labels, device);
+            model = updated;
+            loss_sum += batch_loss;
+            correct += batch_correct;
             bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
@@ -587,7 +604,7 @@ pub fn throughput<B: AutodiffBackend>(image_size: usize, batch_size: usize, step
     };
     let preprocess = settings.preprocess();
     let mut model: Network<B> = settings.architecture(3).expect("valid settings").init(device);
-    let mut optim = RmsPropConfig::new().with_alpha(0.9).with_momentum(0.0).with_epsilon(1e-7).init();
+    let mut optim = keras_rmsprop().init();
     let images: Vec<FloatImage> = (0..batch_size)
         .map(|i| {
             let data = (0..image_size * image_size * 3).map(|j| ((i * 31 + j * 7) % 256) as f32).collect();
@@ -603,9 +620,7 @@ pub fn throughput<B: AutodiffBackend>(image_size: usize, batch_size: usize, step
             started = Instant::now();
         }
         let x = dataset::batch::<B>(&refs, Some((&settings.augment, step as u64)), &indices, &preprocess, workers, device);
-        let (loss, _) = loss_and_predictions(model.forward(x), &labels, device);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(settings.lr, model, grads);
+        model = train_step(model, &mut optim, settings.lr, x, &labels, device).0;
     }
     Throughput {
         augmentation: augment,
