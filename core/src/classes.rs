@@ -30,7 +30,7 @@ impl ClassInfo {
             .find(|k| k.aliases.contains(&id))
             .map(|k| ClassInfo {
                 id: id.to_string(),
-                scientific: Some(k.scientific.to_string()),
+                scientific: Some(k.scientific.to_string()).filter(|s| !s.is_empty()),
                 english: Some(k.english.to_string()),
                 dutch: Some(k.dutch.to_string()),
                 field_mark: Some(k.field_mark.to_string()),
@@ -187,5 +187,7 @@ mod tests {
         );
         assert_eq!(ClassInfo::named("gatekeeper").scientific.as_deref(), Some("Pyronia tithonus"));
         assert_eq!(list.get(3).unwrap().label(), "x");
+        let other = ClassInfo::named("other");
+        assert_eq!((other.scientific, other.english.as_deref()), (None, Some("another species")));
     }
 }
