@@ -123,7 +123,8 @@ fn conv2x2<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
 
 /// 2×2 max pooling with stride 2 (an odd last row or column is dropped, as in Keras and
 /// `MaxPool2d`), as three element-wise maxima of the four phases of a reshaped view: burn-ndarray's
-/// pooling walks every element through dynamic-rank indexing, forward and backward.
+/// pooling walks every element through dynamic-rank indexing, forward and backward. (`max_dim`
+/// over the same view measured half as fast again: its backward pass scatters.)
 ///
 /// `x [batch, C, H, W]` → `[batch, C, H / 2, W / 2]`.
 fn max_pool2x2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
