@@ -58,12 +58,10 @@ impl Http {
             let wait = match outcome {
                 Ok(response) if response.status().is_success() => {
                     let final_url = response.url().to_string();
+                    // A body cut off mid-way is retried like a dropped connection.
                     match read_body(response) {
                         Ok(bytes) => return Ok(Fetched { bytes, final_url }),
-                        Err(e) if attempt < self.retries => {
-                            let _ = e;
-                            backoff(attempt)
-                        }
+                        Err(_) if attempt < self.retries => backoff(attempt),
                         Err(e) => bail!("download failed after {} attempts: {e}", attempt + 1),
                     }
                 }

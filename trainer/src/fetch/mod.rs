@@ -221,7 +221,7 @@ fn download_one(http: &Http, class: &str, dir: &Path, r: &PhotoRef, attribution:
     let stem = format!("{}_{}", r.source, sanitize(&r.id));
     if let Some(existing) = ["jpg", "png", "gif", "webp"].iter().map(|e| dir.join(format!("{stem}.{e}"))).find(|p| p.exists()) {
         // Resume: keep it, and make sure it has its attribution row.
-        if !attribution.has(&relative(dir, &existing, class)) {
+        if !attribution.has(&attribution_key(class, &existing)) {
             let bytes = std::fs::read(&existing)?;
             attribution.add(row(class, &existing, r, &sha256(&bytes)))?;
         }
@@ -232,8 +232,8 @@ fn download_one(http: &Http, class: &str, dir: &Path, r: &PhotoRef, attribution:
     if fetched.final_url.contains("photo_unavailable") {
         return Ok(Outcome::Unavailable);
     }
-    let image = decode(&fetched.bytes, &DecodeLimits::default()).map_err(|e| anyhow::anyhow!("not a usable image: {e}"))?;
-    let _ = image;
+    // Only images the trainer can read are kept (a cut-off or non-image body is an error).
+    decode(&fetched.bytes, &DecodeLimits::default()).map_err(|e| anyhow::anyhow!("not a usable image: {e}"))?;
     let hash = sha256(&fetched.bytes);
     if !hashes.lock().unwrap().insert(hash.clone()) {
         return Ok(Outcome::Duplicate);
@@ -254,11 +254,11 @@ fn download_one(http: &Http, class: &str, dir: &Path, r: &PhotoRef, attribution:
 }
 
 fn row(class: &str, path: &Path, r: &PhotoRef, hash: &str) -> Vec<String> {
-    let file = format!("{class}/{}", path.file_name().unwrap().to_string_lossy());
-    vec![file, class.into(), r.source.into(), r.id.clone(), r.owner.clone(), r.license.clone(), r.page_url.clone(), r.url.clone(), hash.into()]
+    vec![attribution_key(class, path), class.into(), r.source.into(), r.id.clone(), r.owner.clone(), r.license.clone(), r.page_url.clone(), r.url.clone(), hash.into()]
 }
 
-fn relative(_dir: &Path, path: &Path, class: &str) -> String {
+/// The `file` column: `class/file_name`, relative to the fetch folder.
+fn attribution_key(class: &str, path: &Path) -> String {
     format!("{class}/{}", path.file_name().unwrap().to_string_lossy())
 }
 
@@ -275,7 +275,7 @@ fn existing_hashes(dir: &Path, attribution: &Attribution) -> Result<HashSet<Stri
     let mut hashes: HashSet<String> = attribution.rows.lock().unwrap().values().map(|r| r[8].clone()).collect();
     for class in std::fs::read_dir(dir)?.flatten().filter(|e| e.path().is_dir()) {
         for file in std::fs::read_dir(class.path())?.flatten() {
-            let name = format!("{}/{}", class.file_name().to_string_lossy(), file.file_name().to_string_lossy());
+            let name = attribution_key(&class.file_name().to_string_lossy(), &file.path());
             if crate::dataset::is_image(&file.path()) && !attribution.has(&name) {
                 hashes.insert(sha256(&std::fs::read(file.path())?));
             }
