@@ -20,6 +20,9 @@ pub struct ClassInfo {
     /// The field mark that tells it apart from its look-alikes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_mark: Option<String>,
+    /// The same, in Dutch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_mark_dutch: Option<String>,
 }
 
 impl ClassInfo {
@@ -34,6 +37,7 @@ impl ClassInfo {
                 english: Some(k.english.to_string()),
                 dutch: Some(k.dutch.to_string()),
                 field_mark: Some(k.field_mark.to_string()),
+                field_mark_dutch: Some(k.field_mark_dutch.to_string()),
             })
             .unwrap_or_else(|| ClassInfo {
                 id: id.to_string(),
@@ -41,6 +45,7 @@ impl ClassInfo {
                 english: None,
                 dutch: None,
                 field_mark: None,
+                field_mark_dutch: None,
             })
     }
 
@@ -56,6 +61,7 @@ struct Known {
     english: &'static str,
     dutch: &'static str,
     field_mark: &'static str,
+    field_mark_dutch: &'static str,
 }
 
 /// The three look-alikes of the garden count, under their scientific and English folder names.
@@ -66,6 +72,7 @@ const KNOWN: &[Known] = &[
         english: "meadow brown",
         dutch: "bruin zandoogje",
         field_mark: "One white pupil in the black forewing eyespot.",
+        field_mark_dutch: "Eén witte pupil in de zwarte oogvlek op de voorvleugel.",
     },
     Known {
         aliases: &["pyronia_tithonus", "gatekeeper"],
@@ -73,6 +80,7 @@ const KNOWN: &[Known] = &[
         english: "gatekeeper",
         dutch: "oranje zandoogje",
         field_mark: "Usually two white pupils in the forewing eyespot; bright orange patches.",
+        field_mark_dutch: "Meestal twee witte pupillen in de oogvlek op de voorvleugel; felle oranje vlakken.",
     },
     Known {
         aliases: &["coenonympha_pamphilus", "small_heath"],
@@ -80,6 +88,7 @@ const KNOWN: &[Known] = &[
         english: "small heath",
         dutch: "hooibeestje",
         field_mark: "Small and orange; never rests with its wings open.",
+        field_mark_dutch: "Klein en oranje; zit nooit met open vleugels.",
     },
     Known {
         aliases: &["other"],
@@ -87,6 +96,7 @@ const KNOWN: &[Known] = &[
         english: "another species",
         dutch: "een andere soort",
         field_mark: "None of the three look-alike browns.",
+        field_mark_dutch: "Geen van de drie bruine dubbelgangers.",
     },
 ];
 

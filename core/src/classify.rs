@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::{Bundle, BundleError, BundleHeader};
 use crate::image::FloatImage;
+use crate::kernels::BaselineKernels;
 use crate::model::{Network, probabilities};
 use crate::preprocess::{DecodeLimits, ImageError};
 
@@ -46,6 +47,9 @@ impl Prediction {
 pub struct Classifier<B: Backend> {
     header: BundleHeader,
     network: Network<B>,
+    /// The baseline's single-photo fast path (see [`crate::kernels`]); `None` for networks that
+    /// run through burn.
+    kernels: Option<BaselineKernels>,
     device: B::Device,
 }
 
@@ -56,7 +60,11 @@ impl<B: Backend> Classifier<B> {
     }
 
     pub fn from_bundle(bundle: &Bundle, device: &B::Device) -> Result<Self, BundleError> {
-        Ok(Self { header: bundle.header.clone(), network: bundle.load_network(device)?, device: device.clone() })
+        let network = bundle.load_network(device)?;
+        let kernels = match &network {
+            Network::Baseline(baseline) => Some(BaselineKernels::new(baseline, bundle.header.preprocess.image_size)),
+        };
+        Ok(Self { header: bundle.header.clone(), network, kernels, device: device.clone() })
     }
 
     pub fn header(&self) -> &BundleHeader {
@@ -70,23 +78,28 @@ impl<B: Backend> Classifier<B> {
     /// Decodes and preprocesses a photo exactly as training did, then classifies it.
     pub fn classify_bytes(&self, bytes: &[u8], limits: &DecodeLimits) -> Result<Prediction, ImageError> {
         let image = self.header.preprocess.prepare(bytes, limits)?;
-        Ok(self.classify(std::slice::from_ref(&image)).remove(0))
+        Ok(self.classify(std::slice::from_ref(&image))?.remove(0))
     }
 
-    /// Classifies already-normalised S×S images.
-    pub fn classify(&self, images: &[FloatImage]) -> Vec<Prediction> {
-        if images.is_empty() {
-            return Vec::new();
-        }
+    /// Classifies already-normalised S×S images (S from the bundle's preprocessing).
+    pub fn classify(&self, images: &[FloatImage]) -> Result<Vec<Prediction>, ImageError> {
         let side = self.header.preprocess.image_size;
+        if let Some(bad) = images.iter().find(|i| (i.width, i.height) != (side, side)) {
+            return Err(ImageError::WrongSize { expected: side, width: bad.width, height: bad.height });
+        }
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(kernels) = &self.kernels {
+            return Ok(images.iter().map(|image| self.rank(softmax_or_sigmoid(kernels.forward(&image.data)))).collect());
+        }
         let mut data = Vec::with_capacity(images.len() * 3 * side * side);
         for image in images {
-            assert_eq!((image.width, image.height), (side, side), "images must be preprocessed to S×S");
             data.extend(image.to_chw());
         }
         let input = Tensor::<B, 1>::from_floats(data.as_slice(), &self.device).reshape([images.len(), 3, side, side]);
         let probs: Vec<f32> = probabilities(self.network.forward(input)).into_data().convert::<f32>().to_vec().unwrap();
-        probs.chunks(self.header.classes.len()).map(|p| self.rank(p.to_vec())).collect()
+        Ok(probs.chunks(self.header.classes.len()).map(|p| self.rank(p.to_vec())).collect())
     }
 
     /// Ranks class probabilities and applies the bundle's thresholds.
@@ -112,4 +125,17 @@ impl<B: Backend> Classifier<B> {
         };
         Prediction { probabilities, ranking, confidence }
     }
+}
+
+/// Logits of one image → probabilities, as [`probabilities`] does for a batch: one logit is the
+/// tutorial's sigmoid (`[1 − p, p]`), more are a softmax.
+pub fn softmax_or_sigmoid(logits: Vec<f32>) -> Vec<f32> {
+    if let [logit] = logits[..] {
+        let p = 1.0 / (1.0 + (-logit).exp());
+        return vec![1.0 - p, p];
+    }
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
 }

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod classes;
 pub mod classify;
 pub mod image;
+pub mod kernels;
 pub mod model;
 pub mod preprocess;
 

@@ -74,11 +74,11 @@ impl BaselineConfig {
 /// → Flatten → Dense 64 → ReLU → Dropout → head.
 #[derive(Module, Debug)]
 pub struct Baseline<B: Backend> {
-    conv1: Conv2d<B>,
-    conv2: Conv2d<B>,
-    dense: Linear<B>,
+    pub(crate) conv1: Conv2d<B>,
+    pub(crate) conv2: Conv2d<B>,
+    pub(crate) dense: Linear<B>,
     dropout: Dropout,
-    head: Linear<B>,
+    pub(crate) head: Linear<B>,
 }
 
 impl<B: Backend> Baseline<B> {

@@ -29,6 +29,8 @@ pub enum ImageError {
     Corrupt(String),
     #[error("decoding the image would need more memory than allowed ({0})")]
     OutOfMemory(String),
+    #[error("the model takes {expected}×{expected} images, not {width}×{height}")]
+    WrongSize { expected: usize, width: usize, height: usize },
 }
 
 /// Limits applied before any pixel memory is allocated.

@@ -50,7 +50,7 @@ fn images(n: usize, size: usize) -> Vec<FloatImage> {
 }
 
 fn argmaxes(classifier: &Classifier<B>, imgs: &[FloatImage]) -> Vec<usize> {
-    classifier.classify(imgs).iter().map(|p| p.top().index).collect()
+    classifier.classify(imgs).unwrap().iter().map(|p| p.top().index).collect()
 }
 
 /// Re-assembles a bundle from a header and record, with a correct checksum.
@@ -83,7 +83,7 @@ fn round_trip_in_both_precisions() {
     let f32_bytes = f32_bundle.to_bytes();
     let reloaded = Classifier::<B>::from_bytes(&f32_bytes, &device).unwrap();
     assert_eq!(reloaded.header(), original.header());
-    let (a, b) = (original.classify(&imgs), reloaded.classify(&imgs));
+    let (a, b) = (original.classify(&imgs).unwrap(), reloaded.classify(&imgs).unwrap());
     assert_eq!(a, b, "f32 round trip is exact");
 
     // The same weights stored as f16: about half the size, same answers.
@@ -99,7 +99,7 @@ fn round_trip_in_both_precisions() {
     let half = Classifier::<B>::from_bytes(&f16_bytes, &device).unwrap();
     assert_eq!(half.header().precision, Precision::F16);
     assert_eq!(argmaxes(&half, &imgs), argmaxes(&original, &imgs));
-    for (p, q) in half.classify(&imgs).iter().zip(&a) {
+    for (p, q) in half.classify(&imgs).unwrap().iter().zip(&a) {
         for (x, y) in p.probabilities.iter().zip(&q.probabilities) {
             assert!((x - y).abs() < 5e-3, "f16 {x} vs f32 {y}");
         }
@@ -122,7 +122,7 @@ fn predictions_are_ranked_and_banded_by_the_thresholds() {
     )
     .unwrap();
     assert_eq!(strict.rank(vec![0.1, 0.45, 0.45]).confidence, vlinder_core::classify::Confidence::NotSure);
-    let ranking: Vec<f32> = classifier.classify(&images(1, 75))[0].ranking.iter().map(|r| r.probability).collect();
+    let ranking: Vec<f32> = classifier.classify(&images(1, 75)).unwrap()[0].ranking.iter().map(|r| r.probability).collect();
     assert!(ranking.windows(2).all(|w| w[0] >= w[1]));
     assert!((ranking.iter().sum::<f32>() - 1.0).abs() < 1e-5);
 }

@@ -83,7 +83,7 @@ pub fn run<B: Backend>(classifier: &Classifier<B>, data: &Path, maps: &[String],
     let ids = header.classes.ids();
     for (chunk_start, chunk) in loaded.images.chunks(32).enumerate().map(|(i, c)| (i * 32, c)) {
         let normalized: Vec<_> = chunk.iter().map(|img| header.preprocess.normalize(img.clone())).collect();
-        for (offset, prediction) in classifier.classify(&normalized).into_iter().enumerate() {
+        for (offset, prediction) in classifier.classify(&normalized)?.into_iter().enumerate() {
             let i = chunk_start + offset;
             let truth = loaded.labels[i];
             let predicted = prediction.top().index;

@@ -5,6 +5,8 @@ mod evaluate;
 mod export;
 mod fetch;
 mod fsutil;
+#[allow(dead_code)] // not wired into a command yet
+mod import;
 mod metrics;
 mod output;
 mod plot;
