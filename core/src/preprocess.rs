@@ -136,12 +136,20 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, ImageErro
         // photo must not be classified as if it were whole.
         return Err(ImageError::Corrupt("the JPEG data ends early (truncated file)".into()));
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut decoder_limits = Limits::default();
-    decoder_limits.max_alloc = Some(limits.max_alloc);
-    reader.limits(decoder_limits);
-    let mut decoder = reader.into_decoder().map_err(classify_error)?;
-    let (width, height) = decoder.dimensions();
+    // Check the size from the header first. The PNG decoder reserves its whole output buffer as
+    // it opens, which in 32-bit wasm fails as "out of memory" for a huge image before its size can
+    // be reported, so PNG's fixed-position IHDR is read directly.
+    let (width, height) = match (format, bytes.get(12..24)) {
+        (ImageFormat::Png, Some(ihdr)) if &ihdr[..4] == b"IHDR" => (
+            u32::from_be_bytes(ihdr[4..8].try_into().unwrap()),
+            u32::from_be_bytes(ihdr[8..12].try_into().unwrap()),
+        ),
+        _ => {
+            let mut header = ImageReader::with_format(Cursor::new(bytes), format);
+            header.no_limits();
+            header.into_dimensions().map_err(classify_error)?
+        }
+    };
     if u64::from(width) * u64::from(height) > limits.max_pixels {
         return Err(ImageError::TooLarge {
             width,
@@ -149,6 +157,11 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, ImageErro
             max_megapixels: (limits.max_pixels / 1_000_000) as u32,
         });
     }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_alloc = Some(limits.max_alloc);
+    reader.limits(decoder_limits);
+    let mut decoder = reader.into_decoder().map_err(classify_error)?;
     let orientation = decoder.orientation().unwrap_or(::image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(classify_error)?;
     image.apply_orientation(orientation);

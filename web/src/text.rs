@@ -61,7 +61,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("model_line", "{architecture}, {size}×{size} pixels, classes: {classes}", "{architecture}, {size}×{size} pixels, klassen: {classes}"),
     ("load_model", "Use another model file (.vlinder)", "Gebruik een ander modelbestand (.vlinder)"),
     ("model_loaded", "Model loaded.", "Model geladen."),
-    ("model_error", "That model file cannot be used: {reason} The previous model is still in use.", "Dat modelbestand is niet bruikbaar: {reason} Het vorige model blijft in gebruik."),
+    ("model_error", "That model file cannot be used: {reason}. The previous model is still in use.", "Dat modelbestand is niet bruikbaar: {reason}. Het vorige model blijft in gebruik."),
     ("image_error", "That photo cannot be read: {reason}", "Die foto kan niet gelezen worden: {reason}"),
     ("no_model", "No model could be loaded: {reason}", "Er kon geen model geladen worden: {reason}"),
     ("crashed", "Something went wrong inside the classifier; it has been restarted. Please try again.", "Er ging iets mis in de herkenning; die is opnieuw gestart. Probeer het nog eens."),

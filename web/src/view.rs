@@ -58,6 +58,10 @@ pub struct ClassView {
 pub struct PhotoView {
     /// `likely`, `possible` or `not_sure`, by the bundle's thresholds.
     pub verdict: Confidence,
+    /// Whether the page names a species: only when the top class is one of the look-alikes and
+    /// at least "possible". Otherwise it shows its not-sure state (low confidence, or the model's
+    /// best guess is "another species").
+    pub names_species: bool,
     /// All classes, most probable first.
     pub ranking: Vec<ClassView>,
     /// Probabilities in the bundle's class order (what `vlinder predict --json` prints).
@@ -68,7 +72,7 @@ pub struct PhotoView {
 
 impl PhotoView {
     pub fn new(header: &BundleHeader, prediction: &Prediction, decode_ms: f64, forward_ms: f64) -> Self {
-        let ranking = prediction
+        let ranking: Vec<ClassView> = prediction
             .ranking
             .iter()
             .map(|r| {
@@ -85,8 +89,10 @@ impl PhotoView {
                 }
             })
             .collect();
+        let names_species = prediction.confidence != Confidence::NotSure && !ranking.first().is_some_and(|c| c.other);
         Self {
             verdict: prediction.confidence,
+            names_species,
             ranking,
             probabilities: prediction.probabilities.clone(),
             decode_ms,
@@ -156,6 +162,43 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use vlinder_core::augment::AugmentConfig;
+    use vlinder_core::bundle::{Architecture, Provenance, Thresholds};
+    use vlinder_core::classify::Ranked;
+    use vlinder_core::model::{BaselineConfig, Head};
+    use vlinder_core::{ClassList, Precision, PreprocessConfig};
+
+    fn answer(probabilities: [f32; 4]) -> PhotoView {
+        let header = BundleHeader {
+            architecture: Architecture::Baseline { config: BaselineConfig::new(Head::Softmax(4)) },
+            classes: ClassList::from_ids(["coenonympha_pamphilus", "maniola_jurtina", "other", "pyronia_tithonus"]),
+            preprocess: PreprocessConfig::baseline(75),
+            precision: Precision::F32,
+            thresholds: Thresholds { likely: 0.7, possible: 0.5 },
+            provenance: Provenance::default(),
+        };
+        let mut ranking: Vec<Ranked> = probabilities
+            .iter()
+            .enumerate()
+            .map(|(index, &probability)| Ranked { index, id: header.classes.get(index).unwrap().id.clone(), probability })
+            .collect();
+        ranking.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+        let top = ranking[0].probability;
+        let confidence = if top >= 0.7 { Confidence::Likely } else if top >= 0.5 { Confidence::Possible } else { Confidence::NotSure };
+        PhotoView::new(&header, &Prediction { probabilities: probabilities.to_vec(), ranking, confidence }, 0.0, 0.0)
+    }
+
+    #[test]
+    fn a_species_is_named_only_when_confident_and_not_other() {
+        let meadow = answer([0.1, 0.8, 0.05, 0.05]);
+        assert!(meadow.names_species);
+        assert_eq!(meadow.ranking[0].english, "meadow brown");
+        assert_eq!(meadow.ranking[0].dutch.as_deref(), Some("bruin zandoogje"));
+        assert!(meadow.ranking[0].field_mark.as_deref().unwrap().contains("One white pupil"));
+        assert!(answer([0.1, 0.55, 0.05, 0.3]).names_species, "possible");
+        assert!(!answer([0.3, 0.4, 0.1, 0.2]).names_species, "below the possible threshold");
+        let other = answer([0.05, 0.05, 0.85, 0.05]);
+        assert!(!other.names_species && other.ranking[0].other);
+    }
 
     #[test]
     fn settings_round_trip_through_keras_params() {

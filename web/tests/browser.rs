@@ -118,6 +118,16 @@ fn a_corrupt_or_unsupported_photo_is_an_image_error() {
 
     let (name, _) = error_name_and_message(vlinder.classify(b"hello").unwrap_err());
     assert_eq!(name, "ImageError");
+
+    // A PNG header claiming 60000×60000 pixels: refused by size, before any pixel memory.
+    let mut huge = photo();
+    huge[16..20].copy_from_slice(&60000u32.to_be_bytes());
+    huge[20..24].copy_from_slice(&60000u32.to_be_bytes());
+    let crc = crc32fast::hash(&huge[12..29]);
+    huge[29..33].copy_from_slice(&crc.to_be_bytes());
+    let (name, message) = error_name_and_message(vlinder.classify(&huge).unwrap_err());
+    assert_eq!(name, "ImageError");
+    assert!(message.contains("too large (60000×60000 pixels)"), "{message}");
 }
 
 #[wasm_bindgen_test]
