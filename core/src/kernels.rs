@@ -120,31 +120,111 @@ impl BaselineKernels {
 }
 
 /// Unpadded 2×2 convolution, stride 1: HWC `[h][w][cin]` → `[h − 1][w − 1][O]`.
+///
+/// A matrix product `patches [pixels][4·cin] · rows [4·cin][O]` computed in register-sized tiles:
+/// 4 neighbouring pixels × 8 output channels, so each weight loaded serves four pixels and the 32
+/// running sums stay in SIMD registers (measured 2× faster than one pixel at a time).
 fn conv2x2<const O: usize>(input: &[f32], height: usize, width: usize, cin: usize, rows: &[f32], bias: &[f32; O]) -> Vec<f32> {
     let (oh, ow) = (height - 1, width - 1);
     let mut out = vec![0.0; oh * ow * O];
-    let (top_rows, bottom_rows) = rows.split_at(2 * cin * O);
     for y in 0..oh {
-        for x in 0..ow {
-            let mut acc = *bias;
-            // The patch is (x, x+1) of row y, then of row y+1: 2·cin contiguous values each.
-            for (dy, taps) in [(0, top_rows), (1, bottom_rows)] {
-                let patch = &input[((y + dy) * width + x) * cin..][..2 * cin];
-                for (&a, w) in patch.iter().zip(taps.chunks_exact(O)) {
-                    // After a ReLU about half the inputs are zero: skipping them halves the work.
-                    if a == 0.0 {
-                        continue;
-                    }
-                    let w: &[f32; O] = w.try_into().unwrap();
-                    for o in 0..O {
-                        acc[o] += a * w[o];
-                    }
-                }
-            }
-            out[(y * ow + x) * O..][..O].copy_from_slice(&acc);
+        // A pixel's patch is (x, x+1) of row y, then of row y+1: 2·cin contiguous values each.
+        let rows_yx = [&input[y * width * cin..(y + 1) * width * cin], &input[(y + 1) * width * cin..(y + 2) * width * cin]];
+        let out_row = &mut out[y * ow * O..(y + 1) * ow * O];
+        let mut x = 0;
+        while x + TILE_PIXELS <= ow {
+            conv_tile::<O, TILE_PIXELS>(rows_yx, x, cin, rows, bias, &mut out_row[x * O..(x + TILE_PIXELS) * O]);
+            x += TILE_PIXELS;
+        }
+        for x in x..ow {
+            conv_tile::<O, 1>(rows_yx, x, cin, rows, bias, &mut out_row[x * O..(x + 1) * O]);
         }
     }
     out
+}
+
+const TILE_PIXELS: usize = 4;
+const TILE_CHANNELS: usize = 8;
+
+/// `P` pixels starting at column `x` of one output row, all `O` channels, `TILE_CHANNELS` at a time.
+#[inline(always)]
+fn conv_tile<const O: usize, const P: usize>(input_rows: [&[f32]; 2], x: usize, cin: usize, rows: &[f32], bias: &[f32; O], out: &mut [f32]) {
+    let taps = 2 * cin;
+    let patches: [[&[f32]; P]; 2] = input_rows.map(|row| std::array::from_fn(|p| &row[(x + p) * cin..(x + p) * cin + taps]));
+    assert!(rows.len() >= 2 * taps * O && O % TILE_CHANNELS == 0 && out.len() >= P * O);
+    for channel in (0..O).step_by(TILE_CHANNELS) {
+        // SAFETY: every index below is within the bounds asserted above.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        unsafe {
+            wasm_simd::conv_tile(&patches, taps, rows, O, bias, channel, out);
+            continue;
+        }
+        #[allow(unreachable_code)]
+        let start: [f32; TILE_CHANNELS] = bias[channel..channel + TILE_CHANNELS].try_into().unwrap();
+        let mut acc = [start; P];
+        for (dy, patch) in patches.iter().enumerate() {
+            for k in 0..taps {
+                // SAFETY: k < taps = every patch's length, and (dy·taps + k)·O + channel + 8 ≤
+                // 2·taps·O (asserted above). Bounds checks here cost a third of the speed.
+                let (a, w): ([f32; P], &[f32; TILE_CHANNELS]) = unsafe {
+                    (
+                        std::array::from_fn(|p| *patch[p].get_unchecked(k)),
+                        &*(rows.as_ptr().add((dy * taps + k) * O + channel) as *const [f32; TILE_CHANNELS]),
+                    )
+                };
+                for p in 0..P {
+                    for o in 0..TILE_CHANNELS {
+                        acc[p][o] += a[p] * w[o];
+                    }
+                }
+            }
+        }
+        for p in 0..P {
+            out[p * O + channel..p * O + channel + TILE_CHANNELS].copy_from_slice(&acc[p]);
+        }
+    }
+}
+
+/// The same tile with explicit SIMD128: V8 does not keep the auto-vectorised sums in registers
+/// (measured: the portable loop is slower in the browser than the one-pixel version).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm_simd {
+    use core::arch::wasm32::*;
+
+    /// Caller guarantees: `patches[dy][p].len() == taps`, `rows.len() ≥ 2·taps·o`,
+    /// `channel + 8 ≤ o`, `bias.len() ≥ channel + 8`, `out.len() ≥ (P − 1)·o + channel + 8`.
+    #[inline(always)]
+    pub(super) unsafe fn conv_tile<const P: usize>(
+        patches: &[[&[f32]; P]; 2],
+        taps: usize,
+        rows: &[f32],
+        o: usize,
+        bias: &[f32],
+        channel: usize,
+        out: &mut [f32],
+    ) {
+        unsafe {
+            let low = v128_load(bias.as_ptr().add(channel) as *const v128);
+            let high = v128_load(bias.as_ptr().add(channel + 4) as *const v128);
+            let (mut acc_low, mut acc_high) = ([low; P], [high; P]);
+            for (dy, patch) in patches.iter().enumerate() {
+                for k in 0..taps {
+                    let w = rows.as_ptr().add((dy * taps + k) * o + channel);
+                    let (w_low, w_high) = (v128_load(w as *const v128), v128_load(w.add(4) as *const v128));
+                    for p in 0..P {
+                        let a = f32x4_splat(*patch[p].get_unchecked(k));
+                        acc_low[p] = f32x4_add(acc_low[p], f32x4_mul(a, w_low));
+                        acc_high[p] = f32x4_add(acc_high[p], f32x4_mul(a, w_high));
+                    }
+                }
+            }
+            for p in 0..P {
+                let dst = out.as_mut_ptr().add(p * o + channel);
+                v128_store(dst as *mut v128, acc_low[p]);
+                v128_store(dst.add(4) as *mut v128, acc_high[p]);
+            }
+        }
+    }
 }
 
 /// 2×2 max pooling, stride 2 (an odd last row/column dropped), then ReLU (they commute, and
@@ -205,5 +285,42 @@ mod tests {
                 assert!((g - e).abs() < 1e-4 * e.abs().max(1.0), "{size}: {g} vs {e}");
             }
         }
+    }
+}
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::model::{BaselineConfig, Head};
+    #[test]
+    #[ignore]
+    fn timing_breakdown() {
+        let device = Default::default();
+        let network = BaselineConfig::new(Head::Softmax(4)).init::<burn::backend::NdArray>(&device);
+        let k = BaselineKernels::new(&network, 75);
+        let img: Vec<f32> = (0..75 * 75 * 3).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect();
+        let s = 75;
+        let mut padded = vec![0.0; 76 * 76 * 3];
+        for y in 0..s { padded[y * 76 * 3..][..s * 3].copy_from_slice(&img[y * s * 3..][..s * 3]); }
+        let t = std::time::Instant::now();
+        for _ in 0..100 { std::hint::black_box(conv2x2::<CONV1>(&padded, 76, 76, 3, &k.conv1, &k.conv1_bias)); }
+        let c1 = conv2x2::<CONV1>(&padded, 76, 76, 3, &k.conv1, &k.conv1_bias);
+        println!("conv1 {:?}", t.elapsed() / 100);
+        let t = std::time::Instant::now();
+        for _ in 0..100 { std::hint::black_box(max_pool2x2_relu::<CONV1>(&c1, 75, 75)); }
+        println!("pool1 {:?}", t.elapsed() / 100);
+        let (p1, side) = max_pool2x2_relu::<CONV1>(&c1, 75, 75);
+        let zeros = p1.iter().filter(|v| **v == 0.0).count() as f32 / p1.len() as f32;
+        let t = std::time::Instant::now();
+        for _ in 0..100 { std::hint::black_box(conv2x2::<CONV2>(&p1, side, side, CONV1, &k.conv2, &k.conv2_bias)); }
+        println!("conv2 {:?} (zeros {zeros})", t.elapsed() / 100);
+        let c2 = conv2x2::<CONV2>(&p1, side, side, CONV1, &k.conv2, &k.conv2_bias);
+        let (p2, _) = max_pool2x2_relu::<CONV2>(&c2, side - 1, side - 1);
+        let zeros = p2.iter().filter(|v| **v == 0.0).count() as f32 / p2.len() as f32;
+        let t = std::time::Instant::now();
+        for _ in 0..100 { std::hint::black_box(vector_matrix::<DENSE>(&p2, &k.dense, &k.dense_bias)); }
+        println!("dense {:?} (zeros {zeros})", t.elapsed() / 100);
+        let t = std::time::Instant::now();
+        for _ in 0..100 { std::hint::black_box(k.forward(&img)); }
+        println!("total {:?}", t.elapsed() / 100);
     }
 }

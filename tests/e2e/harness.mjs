@@ -121,12 +121,9 @@ export async function openPage(context, origin) {
 
 /** Chooses `file` with the photo input and waits for the answer; returns the answer's data. */
 export async function choosePhoto(page, file) {
-  const previous = await page.$eval('#answer', (a) => a.dataset.totalMs ?? '');
+  const answered = await page.evaluate(() => Number(document.body.dataset.answered ?? 0));
   await page.setInputFiles('#photo', file);
-  await page.waitForFunction((prev) => {
-    const a = document.getElementById('answer');
-    return (!a.hidden && a.dataset.totalMs && a.dataset.totalMs !== prev) || document.getElementById('status').classList.contains('error');
-  }, previous, { timeout: 30_000 });
+  await page.waitForFunction((n) => Number(document.body.dataset.answered ?? 0) > n, answered, { timeout: 30_000 });
   await page.$eval('#photo', (input) => { input.value = ''; }); // choosing the same file again fires change
   return page.$eval('#answer', (a) => ({ ...a.dataset, hidden: a.hidden, verdictText: document.getElementById('verdict').textContent }));
 }
