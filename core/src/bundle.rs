@@ -20,6 +20,7 @@ use burn::record::{BinBytesRecorder, FullPrecisionSettings, HalfPrecisionSetting
 use serde::{Deserialize, Serialize};
 
 use crate::classes::ClassList;
+use crate::lite0::Lite0Config;
 use crate::model::{BaselineConfig, Network, NetworkRecord};
 use crate::preprocess::PreprocessConfig;
 
@@ -55,12 +56,15 @@ pub enum BundleError {
 pub enum Architecture {
     /// The tutorial CNN.
     Baseline { config: BaselineConfig },
+    /// EfficientNet-Lite0 (ImageNet backbone, batch norm folded).
+    Lite0 { config: Lite0Config },
 }
 
 impl Architecture {
     pub fn name(&self) -> &'static str {
         match self {
             Architecture::Baseline { .. } => "baseline",
+            Architecture::Lite0 { .. } => "lite0",
         }
     }
 
@@ -68,6 +72,7 @@ impl Architecture {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Network<B> {
         match self {
             Architecture::Baseline { config } => Network::Baseline(config.init(device)),
+            Architecture::Lite0 { config } => Network::Lite0(config.init(device)),
         }
     }
 }
@@ -205,7 +210,10 @@ impl Bundle {
         let expected = param_shapes(&fresh);
         let record: NetworkRecord<B> = decode_record(self.header.precision, &self.record, device)?;
         // burn panics when a record of one variant is loaded into another: check first.
-        if !matches!((&fresh, &record), (Network::Baseline(_), NetworkRecord::Baseline(_))) {
+        if !matches!(
+            (&fresh, &record),
+            (Network::Baseline(_), NetworkRecord::Baseline(_)) | (Network::Lite0(_), NetworkRecord::Lite0(_))
+        ) {
             return Err(BundleError::WrongArchitecture(format!(
                 "the weights are not those of a {} network",
                 self.header.architecture.name()
@@ -241,6 +249,21 @@ impl BundleHeader {
                     ));
                 }
                 if config.image_size != self.preprocess.image_size || config.image_size < 6 {
+                    return bad(format!(
+                        "the network takes {0}×{0} images but preprocessing makes {1}×{1}",
+                        config.image_size, self.preprocess.image_size
+                    ));
+                }
+            }
+            Architecture::Lite0 { config } => {
+                if config.classes != self.classes.len() {
+                    return bad(format!(
+                        "the network has {} outputs but the bundle lists {} classes",
+                        config.classes,
+                        self.classes.len()
+                    ));
+                }
+                if config.image_size != self.preprocess.image_size || config.image_size < 32 {
                     return bad(format!(
                         "the network takes {0}×{0} images but preprocessing makes {1}×{1}",
                         config.image_size, self.preprocess.image_size

@@ -63,6 +63,7 @@ impl<B: Backend> Classifier<B> {
         let network = bundle.load_network(device)?;
         let kernels = match &network {
             Network::Baseline(baseline) => Some(BaselineKernels::new(baseline, bundle.header.preprocess.image_size)),
+            Network::Lite0(_) => None,
         };
         Ok(Self { header: bundle.header.clone(), network, kernels, device: device.clone() })
     }

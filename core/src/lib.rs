@@ -11,6 +11,7 @@ pub mod classes;
 pub mod classify;
 pub mod image;
 pub mod kernels;
+pub mod lite0;
 pub mod model;
 pub mod preprocess;
 

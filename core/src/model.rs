@@ -142,6 +142,7 @@ fn max_pool2x2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
 #[derive(Module, Debug)]
 pub enum Network<B: Backend> {
     Baseline(Baseline<B>),
+    Lite0(crate::lite0::Lite0<B>),
 }
 
 impl<B: Backend> Network<B> {
@@ -149,6 +150,7 @@ impl<B: Backend> Network<B> {
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         match self {
             Network::Baseline(m) => m.forward(images),
+            Network::Lite0(m) => m.forward(images),
         }
     }
 }

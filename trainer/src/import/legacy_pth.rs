@@ -121,7 +121,8 @@ enum Value {
     None,
     Bool(bool),
     Int(i128),
-    Float(f64),
+    // Read (BINFLOAT) but never needed by a state dict.
+    Float(#[allow(dead_code)] f64),
     Str(Rc<str>),
     /// `module.name` from a GLOBAL opcode.
     Global(Rc<str>),
