@@ -154,6 +154,17 @@ impl<B: Backend> Lite0<B> {
         self.blocks.len()
     }
 
+    /// Stops training the stem and the first `blocks` blocks (all 16 and the head convolution
+    /// too when `blocks` ≥ 17): fine-tuning then updates only what follows.
+    pub fn freeze(mut self, blocks: usize) -> Self {
+        self.stem = self.stem.no_grad();
+        self.blocks = self.blocks.into_iter().enumerate().map(|(i, b)| if i < blocks { b.no_grad() } else { b }).collect();
+        if blocks > 16 {
+            self.head = self.head.no_grad();
+        }
+        self
+    }
+
     /// Replaces the classifier head by a fresh one for `classes` classes.
     pub fn with_new_head(mut self, classes: usize, device: &B::Device) -> Self {
         self.classifier = LinearConfig::new(FEATURES, classes).init(device);

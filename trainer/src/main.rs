@@ -13,6 +13,7 @@ mod predict;
 mod preview;
 mod split;
 mod train;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -266,10 +267,32 @@ struct TrainArgs {
     /// Run directory: metrics.csv, curves.svg, confusion.txt, checkpoint, best.vlinder, model.vlinder.
     #[arg(long)]
     out: PathBuf,
+    /// `baseline` (the tutorial CNN, from scratch) or `lite0` (EfficientNet-Lite0, ImageNet weights).
     #[arg(long, default_value = "baseline")]
     arch: String,
-    #[arg(long, default_value_t = 75)]
-    image_size: usize,
+    /// Side of the network input [default: 75 for baseline, 224 for lite0].
+    #[arg(long)]
+    image_size: Option<usize>,
+    /// lite0: `backbone` (train the head on features computed once per augmentation pass),
+    /// `none` (fine-tune everything) or N (keep the stem and the first N of 16 blocks frozen).
+    #[arg(long, default_value = "backbone")]
+    freeze: String,
+    /// lite0: the ImageNet weights, a bundle from `vlinder import-backbone` or the `.pth`.
+    #[arg(long, default_value = import::DEFAULT_PTH)]
+    backbone: PathBuf,
+    /// lite0 with a frozen backbone: augmentation passes whose features are computed (the first
+    /// is unaugmented); epochs cycle through them.
+    #[arg(long, default_value_t = 3)]
+    feature_passes: usize,
+    /// With --folds: repeat the K-fold split this many times with different seeds (lite0 frozen).
+    #[arg(long, default_value_t = 1)]
+    repeats: usize,
+    /// Probability at or above which the answer is "likely" (stored in the bundle).
+    #[arg(long, requires = "possible")]
+    likely: Option<f32>,
+    /// Probability at or above which the answer is "possible" (below: "not sure").
+    #[arg(long, requires = "likely")]
+    possible: Option<f32>,
     #[arg(long, value_enum, default_value_t = Resize::CenterCrop)]
     resize: Resize,
     #[arg(long, value_enum, default_value_t = HeadChoice::Softmax)]
@@ -383,6 +406,14 @@ struct BenchArgs {
     steps: usize,
     #[arg(long, default_value_t = default_workers())]
     workers: usize,
+    /// Instead of training throughput: per-photo latency of this model (decode + prepare +
+    /// forward, and the forward pass alone) on PHOTOS, one photo at a time as `predict` does.
+    #[arg(long, requires = "photos")]
+    model: Option<PathBuf>,
+    photos: Vec<PathBuf>,
+    /// Latency mode: timed runs per photo.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
 }
 
 /// Show what a model bundle holds.
@@ -487,6 +518,11 @@ fn run(command: Command, out: &Output) -> Result<ExitCode> {
             let info = export::inspect(&path)?;
             out.result(&info, || info.render());
         }
+        Command::Bench(a) if a.model.is_some() => {
+            let classifier = load_classifier(a.model.as_deref().unwrap())?;
+            let latency = predict::latency(&classifier, &a.photos, a.runs.max(1))?;
+            out.result(&latency, || latency.render());
+        }
         Command::Bench(a) => {
             let results: Vec<train::Throughput> = [false, true]
                 .into_iter()
@@ -523,9 +559,17 @@ fn load_classifier(path: &std::path::Path) -> Result<Classifier<NdArray>> {
 }
 
 fn train_command(a: TrainArgs, out: &Output) -> Result<()> {
+    let lite0 = a.arch == "lite0";
+    let freeze_blocks = match a.freeze.as_str() {
+        "backbone" => None,
+        "none" => Some(0),
+        n => Some(n.parse::<usize>().map_err(|_| anyhow::anyhow!("--freeze takes backbone, none or a number of blocks, not {n:?}"))?),
+    };
     let settings = TrainSettings {
         arch: a.arch.clone(),
-        image_size: a.image_size,
+        image_size: a.image_size.unwrap_or(if lite0 { 224 } else { 75 }),
+        backbone: lite0.then(|| a.backbone.clone()),
+        freeze_blocks,
         resize: a.resize.into(),
         head: a.head,
         batch_size: a.batch_size,
@@ -536,7 +580,22 @@ fn train_command(a: TrainArgs, out: &Output) -> Result<()> {
         seed: a.seed,
         validation: a.validation,
     };
-    let control = RunControl { epochs: a.epochs, patience: a.patience, resume: a.resume, workers: a.workers.max(1), precision: a.precision.into() };
+    let control = RunControl {
+        epochs: a.epochs,
+        patience: a.patience,
+        resume: a.resume,
+        workers: a.workers.max(1),
+        precision: a.precision.into(),
+        feature_passes: a.feature_passes,
+        thresholds: a.likely.zip(a.possible).map(|(likely, possible)| Thresholds { likely, possible }),
+    };
+    if lite0 && freeze_blocks.is_none() {
+        let prepared = train::prepare(&a.data, &settings, control.workers, out)?;
+        let folds = a.folds.map(|k| (k, a.repeats.max(1)));
+        let summary = transfer::run(&prepared, &settings, &control, &a.backbone, folds, &a.out, out)?;
+        out.result(&summary, || transfer::render(&summary));
+        return Ok(());
+    }
     match a.backend {
         BackendChoice::Ndarray => train_on::<Autodiff<NdArray>>(&a, &settings, &control, &Default::default(), out),
         BackendChoice::Wgpu => {

@@ -147,3 +147,56 @@ pub fn render_csv(results: &[PhotoResult], top_k: usize) -> Result<String> {
     }
     Ok(String::from_utf8(w.into_inner()?)?)
 }
+
+/// Per-photo latency of a model, one photo at a time (milliseconds).
+#[derive(Serialize)]
+pub struct Latency {
+    pub architecture: String,
+    pub photos: usize,
+    pub runs: usize,
+    pub photo_median_ms: f64,
+    pub photo_p95_ms: f64,
+    pub forward_median_ms: f64,
+    pub forward_p95_ms: f64,
+}
+
+impl Latency {
+    pub fn render(&self) -> String {
+        format!(
+            "{}: photo → answer {:.1} ms median, {:.1} ms p95; forward pass alone {:.1} ms median, {:.1} ms p95 ({} photos × {} runs, one thread of work at a time)\n",
+            self.architecture, self.photo_median_ms, self.photo_p95_ms, self.forward_median_ms, self.forward_p95_ms, self.photos, self.runs
+        )
+    }
+}
+
+fn quantile(times: &mut [f64], q: f64) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[((times.len() as f64 * q) as usize).min(times.len() - 1)]
+}
+
+pub fn latency<B: Backend>(classifier: &Classifier<B>, photos: &[PathBuf], runs: usize) -> Result<Latency> {
+    let limits = DecodeLimits::default();
+    let preprocess = &classifier.header().preprocess;
+    let (mut whole, mut forward) = (Vec::new(), Vec::new());
+    for path in photos {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        classifier.classify_bytes(&bytes, &limits)?; // warm-up
+        for _ in 0..runs {
+            let t = std::time::Instant::now();
+            let image = preprocess.prepare(&bytes, &limits)?;
+            let t_forward = std::time::Instant::now();
+            classifier.classify(std::slice::from_ref(&image))?;
+            forward.push(t_forward.elapsed().as_secs_f64() * 1e3);
+            whole.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(Latency {
+        architecture: classifier.header().architecture.name().to_string(),
+        photos: photos.len(),
+        runs,
+        photo_median_ms: quantile(&mut whole, 0.5),
+        photo_p95_ms: quantile(&mut whole, 0.95),
+        forward_median_ms: quantile(&mut forward, 0.5),
+        forward_p95_ms: quantile(&mut forward, 0.95),
+    })
+}

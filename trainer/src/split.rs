@@ -36,11 +36,16 @@ pub fn stratified_split(samples: &[Sample], classes: usize, fraction: f64, seed:
 
 /// Assigns each sample to one of `k` folds, stratified by class, shuffled with `seed`.
 pub fn stratified_folds(samples: &[Sample], classes: usize, k: usize, seed: u64) -> Vec<usize> {
+    stratified_folds_of(&samples.iter().map(|s| s.label).collect::<Vec<_>>(), classes, k, seed)
+}
+
+/// [`stratified_folds`] for bare labels.
+pub fn stratified_folds_of(labels: &[usize], classes: usize, k: usize, seed: u64) -> Vec<usize> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut fold = vec![0; samples.len()];
+    let mut fold = vec![0; labels.len()];
     let mut next = 0;
     for class in 0..classes {
-        let mut members: Vec<usize> = (0..samples.len()).filter(|&i| samples[i].label == class).collect();
+        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
         members.shuffle(&mut rng);
         for i in members {
             fold[i] = next % k;

@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use vlinder_core::augment::AugmentConfig;
 use vlinder_core::bundle::{Architecture, Provenance, Thresholds, ValidationMetrics};
+use vlinder_core::lite0::Lite0Config;
 use vlinder_core::model::{BaselineConfig, Head, Network};
 use vlinder_core::{Bundle, BundleHeader, ClassList, FloatImage, Precision, PreprocessConfig, ResizeMode};
 
@@ -60,6 +61,12 @@ pub struct TrainSettings {
     pub seed: u64,
     /// Validation fraction when DATA has no train/validation folders.
     pub validation: f64,
+    /// Lite0: the ImageNet backbone (a bundle from `vlinder import-backbone`, or the `.pth`).
+    #[serde(default)]
+    pub backbone: Option<PathBuf>,
+    /// Lite0 fine-tuning: blocks kept frozen (stem included); `None` trains everything.
+    #[serde(default)]
+    pub freeze_blocks: Option<usize>,
 }
 
 /// Settings that may change between a run and its resumption.
@@ -70,6 +77,10 @@ pub struct RunControl {
     pub resume: bool,
     pub workers: usize,
     pub precision: Precision,
+    /// Frozen-backbone transfer: augmentation passes whose features are computed (pass 0 clean).
+    pub feature_passes: usize,
+    /// Confidence bands written into the bundle (default: iRecord's).
+    pub thresholds: Option<Thresholds>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,14 +137,22 @@ pub struct Prepared {
 
 impl TrainSettings {
     pub fn preprocess(&self) -> PreprocessConfig {
+        if self.arch == "lite0" {
+            return PreprocessConfig::imagenet_lite(self.image_size);
+        }
         let mut p = PreprocessConfig::baseline(self.image_size);
         p.resize = self.resize;
         p
     }
 
     fn architecture(&self, classes: usize) -> Result<Architecture> {
+        if self.arch == "lite0" {
+            return Ok(Architecture::Lite0 {
+                config: Lite0Config::new(classes).with_image_size(self.image_size).with_dropout(self.dropout),
+            });
+        }
         if self.arch != "baseline" {
-            bail!("unknown architecture {:?} (available: baseline)", self.arch);
+            bail!("unknown architecture {:?} (available: baseline, lite0)", self.arch);
         }
         if self.head == HeadChoice::Sigmoid && classes != 2 {
             bail!("the sigmoid head needs exactly two classes, the data has {classes}");
@@ -241,7 +260,15 @@ fn fit<B: AutodiffBackend, O: Optimizer<Network<B>, B>>(
     let classes = &prepared.classes;
     let architecture = settings.architecture(classes.len())?;
     let preprocess = settings.preprocess();
-    let mut model: Network<B> = architecture.init(device);
+    let mut model: Network<B> = match &architecture {
+        // Fine-tuning starts from the ImageNet weights with a fresh head.
+        Architecture::Lite0 { .. } => {
+            let backbone = settings.backbone.as_deref().context("lite0 needs --backbone")?;
+            let net = crate::transfer::load_backbone_on::<B>(backbone, device)?.with_new_head(classes.len(), device);
+            Network::Lite0(net.freeze(settings.freeze_blocks.unwrap_or(0)))
+        }
+        _ => architecture.init(device),
+    };
     let mut state = RunState {
         settings: settings.clone(),
         classes: classes.ids().iter().map(|s| s.to_string()).collect(),
@@ -272,7 +299,7 @@ fn fit<B: AutodiffBackend, O: Optimizer<Network<B>, B>>(
         classes: classes.clone(),
         preprocess: preprocess.clone(),
         precision,
-        thresholds: Thresholds::default(),
+        thresholds: control.thresholds.unwrap_or_default(),
         provenance: Provenance {
             dataset: prepared.dataset.clone(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -601,6 +628,8 @@ pub fn throughput<B: AutodiffBackend>(image_size: usize, batch_size: usize, step
         augment: if augment { AugmentConfig::tutorial() } else { AugmentConfig::default() },
         seed: 1,
         validation: 0.0,
+        backbone: None,
+        freeze_blocks: None,
     };
     let preprocess = settings.preprocess();
     let mut model: Network<B> = settings.architecture(3).expect("valid settings").init(device);

@@ -61,3 +61,58 @@ fn imported_backbone_names_imagenets_butterflies_in_leeds() {
     assert_eq!(results.len(), 180);
     assert!(agree >= 175, "only {agree} of 180 agree with ImageNet's labels");
 }
+
+#[test]
+fn lite0_trains_on_a_frozen_backbone_exports_f16_and_predicts() {
+    let dir = temp_dir("lite0-train");
+    let Some(backbone) = imported(&dir) else { return };
+    let data = dir.join("data");
+    image_folder(&data, &["gatekeeper", "meadow_brown"], 6);
+    let run = dir.join("run");
+    let summary = json(&[
+        "train", s(&data), "--arch", "lite0", "--backbone", s(&backbone), "--out", s(&run), "--epochs", "30",
+        "--folds", "3", "--repeats", "2", "--feature-passes", "2", "--precision", "f16", "--likely", "0.8", "--possible", "0.6",
+    ]);
+    let cv = &summary["crossval"];
+    assert_eq!(cv["folds"], 3);
+    assert_eq!(cv["balanced_accuracy"].as_array().unwrap().len(), 2);
+    // Two colours ImageNet features separate easily.
+    assert!(cv["mean_balanced_accuracy"].as_f64().unwrap() >= 0.9, "{cv}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("crossval.json")).unwrap()).unwrap();
+    assert_eq!(report["held_out"].as_array().unwrap().len(), 2 * 12, "every photo once unseen per repeat");
+
+    let model = run.join("model.vlinder");
+    let info = json(&["inspect", s(&model)]);
+    assert_eq!(info["header"]["architecture"]["name"], "lite0");
+    assert_eq!(info["header"]["precision"], "f16");
+    assert_eq!(info["header"]["thresholds"]["likely"], 0.8);
+    assert!(info["bytes"].as_u64().unwrap() < 8_000_000, "f16 Lite0 without the 1000-class head");
+    let photo = data.join("gatekeeper/img_00.jpg");
+    let predicted = json(&["predict", "--model", s(&model), s(&photo)]);
+    assert_eq!(predicted[0]["top"][0]["class"], "gatekeeper");
+    let evaluated = json(&["evaluate", "--model", s(&model), s(&data)]);
+    assert!(evaluated["accuracy"].as_f64().unwrap() >= 0.9);
+}
+
+#[test]
+fn lite0_fine_tunes_its_last_blocks() {
+    let dir = temp_dir("lite0-finetune");
+    let Some(backbone) = imported(&dir) else { return };
+    let data = dir.join("data");
+    image_folder(&data, &["gatekeeper", "meadow_brown"], 5);
+    let run = dir.join("run");
+    // 64×64 keeps the CPU backward pass quick; the last 4 of 16 blocks and the head train.
+    let summary = json(&[
+        "train", s(&data), "--arch", "lite0", "--backbone", s(&backbone), "--freeze", "12", "--image-size", "64",
+        "--out", s(&run), "--epochs", "2", "--batch-size", "4", "--optimizer", "adam", "--lr", "0.0005",
+    ]);
+    assert_eq!(summary["epochs_run"], 2);
+    let info = json(&["inspect", s(&run.join("model.vlinder"))]);
+    assert_eq!(info["header"]["architecture"]["name"], "lite0");
+    assert_eq!(info["header"]["preprocess"]["image_size"], 64);
+    let predicted = json(&["predict", "--model", s(&run.join("model.vlinder")), s(&data.join("meadow_brown/img_00.jpg"))]);
+    assert_eq!(predicted[0]["top"].as_array().unwrap().len(), 2);
+    let bad = vlinder(&["train", s(&data), "--arch", "lite0", "--freeze", "some", "--out", s(&dir.join("x"))]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--freeze takes backbone, none or a number"));
+}
