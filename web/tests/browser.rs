@@ -155,3 +155,21 @@ fn the_preview_applies_the_sliders_to_the_crop() {
     assert!(rotation.abs() <= 40.0 && rotation != 0.0);
     assert!(vlinder.preview(js_sys::JSON::parse(r#"{"rotation": "left"}"#).unwrap()).is_err());
 }
+
+/// The SIMD128 kernels (compiled only for the browser) compute what burn's network computes.
+#[wasm_bindgen_test]
+fn browser_kernels_match_burns_network() {
+    use burn::prelude::*;
+    let device = Default::default();
+    for (size, classes) in [(75, 4), (21, 3)] {
+        let network = BaselineConfig::new(Head::Softmax(classes)).with_image_size(size).init::<NdArray>(&device);
+        let kernels = vlinder_core::kernels::BaselineKernels::new(&network, size);
+        let hwc: Vec<f32> = (0..size * size * 3).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect();
+        let chw = Tensor::<NdArray, 1>::from_floats(hwc.as_slice(), &device).reshape([1, size, size, 3]).permute([0, 3, 1, 2]);
+        let expected: Vec<f32> = network.forward(chw).into_data().to_vec().unwrap();
+        let got = kernels.forward(&hwc);
+        for (g, e) in got.iter().zip(&expected) {
+            assert!((g - e).abs() < 1e-4 * e.abs().max(1.0), "{size}: {g} vs {e}");
+        }
+    }
+}
