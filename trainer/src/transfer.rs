@@ -124,6 +124,7 @@ impl<B: Backend> HeadNet<B> {
 /// loss weighted so every class counts equally (the "other" class outnumbers the three).
 fn train_head(passes: &[Features], rows: &[usize], labels: &[usize], classes: usize, settings: &TrainSettings, epochs: usize, seed: u64) -> HeadNet<Cpu> {
     let device = Default::default();
+    Grad::seed(&device, seed); // dropout masks and the head's initial weights: reruns agree
     let mut counts = vec![0usize; classes];
     rows.iter().for_each(|&r| counts[labels[r]] += 1);
     let weights: Vec<f32> = counts.iter().map(|&c| if c == 0 { 0.0 } else { rows.len() as f32 / (classes * c) as f32 }).collect();
