@@ -593,7 +593,7 @@ fn train_command(a: TrainArgs, out: &Output) -> Result<()> {
         let prepared = train::prepare(&a.data, &settings, control.workers, out)?;
         let folds = a.folds.map(|k| (k, a.repeats.max(1)));
         let summary = transfer::run(&prepared, &settings, &control, &a.backbone, folds, &a.out, out)?;
-        out.result(&summary, || transfer::render(&summary));
+        out.result(&summary, || summary.render());
         return Ok(());
     }
     match a.backend {

@@ -199,8 +199,52 @@ pub struct ThresholdRow {
     pub threshold: f32,
     pub named: usize,
     pub named_correct: usize,
-    pub targets_named_correctly: usize,
+    /// Held-out photos of the three look-alikes (the most that could be named correctly).
     pub targets: usize,
+}
+
+/// Cross-validation figures without the per-image answers (those are in `crossval.json`).
+#[derive(Serialize)]
+pub struct CrossValidationSummary {
+    pub folds: usize,
+    pub repeats: usize,
+    pub balanced_accuracy: Vec<f64>,
+    pub mean_balanced_accuracy: f64,
+    pub std_balanced_accuracy: f64,
+    pub confusion: Vec<Vec<usize>>,
+}
+
+/// The outcome of a frozen-backbone run (also written to `run.json`).
+#[derive(Serialize)]
+pub struct TransferSummary {
+    pub run_dir: PathBuf,
+    pub bundle: PathBuf,
+    pub classes: Vec<String>,
+    pub train_images: usize,
+    pub validation_images: usize,
+    pub validation_accuracy: Option<f64>,
+    pub validation_balanced_accuracy: Option<f64>,
+    pub feature_passes: usize,
+    pub feature_seconds: f64,
+    pub seconds: f64,
+    pub crossval: Option<CrossValidationSummary>,
+}
+
+impl TransferSummary {
+    /// The run's summary for a person.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if let Some(cv) = &self.crossval {
+            text += &format!(
+                "{}-fold × {} cross-validation: balanced accuracy {:.3} ± {:.3} (per-image answers in crossval.json)\n",
+                cv.folds, cv.repeats, cv.mean_balanced_accuracy, cv.std_balanced_accuracy
+            );
+        }
+        if let (Some(accuracy), Some(balanced)) = (self.validation_accuracy, self.validation_balanced_accuracy) {
+            text += &format!("validation accuracy {accuracy:.3} (balanced {balanced:.3}) on {} images\n", self.validation_images);
+        }
+        text + &format!("model written to {}\n", self.bundle.display())
+    }
 }
 
 /// `vlinder train --arch lite0 --freeze backbone`.
@@ -213,7 +257,7 @@ pub fn run(
     folds: Option<(usize, usize)>,
     run_dir: &Path,
     out: &Output,
-) -> Result<serde_json::Value> {
+) -> Result<TransferSummary> {
     std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let started = Instant::now();
     let backbone = load_backbone(backbone_path, settings)?;
@@ -274,7 +318,6 @@ pub fn run(
                     threshold,
                     named: named.len(),
                     named_correct: named.iter().filter(|h| h.truth == h.predicted).count(),
-                    targets_named_correctly: named.iter().filter(|h| h.truth == h.predicted && is_target(&h.truth)).count(),
                     targets: held_out.iter().filter(|h| is_target(&h.truth)).count(),
                 }
             })
@@ -349,25 +392,27 @@ pub fn run(
     if !val_rows.is_empty() {
         write_atomic(&run_dir.join("confusion.txt"), val.render(&ids).as_bytes())?;
     }
-    let summary = serde_json::json!({
-        "run_dir": run_dir,
-        "bundle": bundle_path,
-        "classes": ids,
-        "train_images": train_rows.len(),
-        "validation_images": val_rows.len(),
-        "validation_accuracy": (!val_rows.is_empty()).then(|| val.accuracy()),
-        "validation_balanced_accuracy": (!val_rows.is_empty()).then(|| val.balanced_accuracy()),
-        "feature_passes": passes.len(),
-        "feature_seconds": extract_seconds,
-        "seconds": started.elapsed().as_secs_f64(),
-        "crossval": crossval.as_ref().map(|cv| serde_json::json!({
-            "folds": cv.folds, "repeats": cv.repeats,
-            "balanced_accuracy": cv.balanced_accuracy,
-            "mean_balanced_accuracy": cv.mean_balanced_accuracy,
-            "std_balanced_accuracy": cv.std_balanced_accuracy,
-            "confusion": cv.confusion,
-        })),
-    });
+    let validated = !val_rows.is_empty();
+    let summary = TransferSummary {
+        run_dir: run_dir.to_path_buf(),
+        bundle: bundle_path,
+        classes: ids.iter().map(|s| s.to_string()).collect(),
+        train_images: train_rows.len(),
+        validation_images: val_rows.len(),
+        validation_accuracy: validated.then(|| val.accuracy()),
+        validation_balanced_accuracy: validated.then(|| val.balanced_accuracy()),
+        feature_passes: passes.len(),
+        feature_seconds: extract_seconds,
+        seconds: started.elapsed().as_secs_f64(),
+        crossval: crossval.map(|cv| CrossValidationSummary {
+            folds: cv.folds,
+            repeats: cv.repeats,
+            balanced_accuracy: cv.balanced_accuracy,
+            mean_balanced_accuracy: cv.mean_balanced_accuracy,
+            std_balanced_accuracy: cv.std_balanced_accuracy,
+            confusion: cv.confusion,
+        }),
+    };
     write_atomic(&run_dir.join("run.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     Ok(summary)
 }
@@ -389,24 +434,4 @@ fn load_backbone(path: &Path, settings: &TrainSettings) -> Result<Lite0<Cpu>> {
         bail!("--image-size must be at least 32 for lite0");
     }
     load_backbone_on::<Cpu>(path, &Default::default())
-}
-
-/// The run's summary for a person.
-pub fn render(summary: &serde_json::Value) -> String {
-    let mut text = String::new();
-    if let Some(cv) = summary["crossval"].as_object() {
-        text += &format!(
-            "{}-fold × {} cross-validation: balanced accuracy {:.3} ± {:.3} (per-image answers in crossval.json)\n",
-            cv["folds"], cv["repeats"], cv["mean_balanced_accuracy"].as_f64().unwrap_or(0.0), cv["std_balanced_accuracy"].as_f64().unwrap_or(0.0)
-        );
-    }
-    if let Some(acc) = summary["validation_accuracy"].as_f64() {
-        text += &format!(
-            "validation accuracy {acc:.3} (balanced {:.3}) on {} images\n",
-            summary["validation_balanced_accuracy"].as_f64().unwrap_or(0.0),
-            summary["validation_images"]
-        );
-    }
-    text += &format!("model written to {}\n", summary["bundle"].as_str().unwrap_or(""));
-    text
 }
